@@ -1,0 +1,263 @@
+# shellcheck shell=bash
+# Shared helpers for the scripts in this folder. Source it, never run it:
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# What it gives a script:
+#   log/info/warn/die        messages on stderr (die exits 1); registered secrets are masked
+#   need_tools T...          fail fast, naming every missing tool and where to get it
+#   need_env VAR "hint"      fail fast when a required variable is unset or empty (never prints its value)
+#   load_versions            source scripts/versions.env after checking it holds only KEY=value lines
+#   run CMD...               print the command, then run it, unless DRY_RUN=1 (then only print it)
+#   run_shown "TEXT" FN...   the same for a pipeline wrapped in a function FN; TEXT is what is printed
+#   note TEXT                a "# ..." line in the printed plan (why a command may be skipped, etc.)
+#   step "TITLE" "TIME"      a numbered step header saying how long the step typically takes
+#   confirm "QUESTION"       yes/no prompt; ASSUME_YES=1 answers yes; no terminal and no --yes refuses
+#   make_temp_dir VAR        a private temp dir in $VAR, removed when the script exits
+#   register_secret VALUE    mask VALUE wherever these helpers print
+# On exit with an error during a step it says which step stopped, so nothing fails half-way silently.
+
+if [[ -n "${_LIB_SH_LOADED:-}" ]]; then
+  return 0
+fi
+_LIB_SH_LOADED=1
+
+SCRIPTS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
+REPO_ROOT=$(cd -- "$SCRIPTS_DIR/.." && pwd)
+VERSIONS_FILE="${VERSIONS_FILE:-$SCRIPTS_DIR/versions.env}"
+SCRIPT_NAME="scripts/$(basename -- "$0")"
+DRY_RUN="${DRY_RUN:-0}"
+ASSUME_YES="${ASSUME_YES:-0}"
+
+_SECRETS=()
+_TEMP_DIRS=()
+_STEP_NO=0
+_STEP_TOTAL=0
+_CURRENT_STEP=""
+_STEP_STARTED=0
+
+is_dry_run() { [[ "$DRY_RUN" == 1 ]]; }
+
+register_secret() {
+  [[ -n "${1:-}" ]] && _SECRETS+=("$1")
+  return 0
+}
+
+# Replaces every registered secret in $1 by ****.
+_redact() {
+  local text=$1 s
+  for s in "${_SECRETS[@]+"${_SECRETS[@]}"}"; do
+    text=${text//"$s"/****}
+  done
+  printf '%s' "$text"
+}
+
+log()  { printf '==> %s\n' "$(_redact "$*")" >&2; }
+info() { printf '    %s\n' "$(_redact "$*")" >&2; }
+warn() { printf '%s: warning: %s\n' "$SCRIPT_NAME" "$(_redact "$*")" >&2; }
+die()  { printf '%s: error: %s\n' "$SCRIPT_NAME" "$(_redact "$*")" >&2; exit 1; }
+
+# Where to get each tool the scripts use; printed when one is missing.
+tool_hint() {
+  case "$1" in
+    aws)        echo "AWS CLI v2, https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html" ;;
+    eksctl)     echo "https://eksctl.io/installation/" ;;
+    kubectl)    echo "https://kubernetes.io/docs/tasks/tools/ (within one minor version of the cluster)" ;;
+    helm)       echo "Helm 3.14+ or 4, https://helm.sh/docs/intro/install/" ;;
+    dapr)       echo "Dapr CLI ${DAPR_CLI_VERSION:-1.16.x}, https://docs.dapr.io/getting-started/install-dapr-cli/" ;;
+    java)       echo "a JDK 17, e.g. Eclipse Temurin, https://adoptium.net/" ;;
+    go)         echo "Go, https://go.dev/doc/install" ;;
+    python3)    echo "Python 3 with the venv module (Debian: apt-get install python3-venv)" ;;
+    curl)       echo "curl, from your OS packages" ;;
+    *)          echo "install it with your OS package manager" ;;
+  esac
+}
+
+# need_tools TOOL... : exits 1 naming every missing tool at once, with where to get it.
+need_tools() {
+  local missing=() t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  {
+    printf '%s: error: missing required tool(s): %s\n' "$SCRIPT_NAME" "${missing[*]}"
+    for t in "${missing[@]}"; do
+      printf '  - %s: %s\n' "$t" "$(tool_hint "$t")"
+    done
+  } >&2
+  exit 1
+}
+
+# need_env VAR "what it is / how to set it": the value itself is never printed.
+need_env() {
+  local var=$1 hint=${2:-}
+  if [[ -z "${!var:-}" ]]; then
+    die "$var is not set${hint:+: $hint}"
+  fi
+}
+
+# Sources versions.env, refusing anything but comments, blank lines and KEY=value lines,
+# so that sourcing it can never run a command.
+load_versions() {
+  local line n=0
+  [[ -f "$VERSIONS_FILE" ]] || die "version pins not found: $VERSIONS_FILE"
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    n=$((n + 1))
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    [[ "$line" =~ ^[A-Z][A-Z0-9_]*=[A-Za-z0-9._+-]*$ ]] && continue
+    die "$VERSIONS_FILE line $n is not a KEY=value pin: $line"
+  done <"$VERSIONS_FILE"
+  # shellcheck source=versions.env
+  source "$VERSIONS_FILE"
+}
+
+# need_version VAR... : each pin must be present in versions.env.
+need_version() {
+  local v
+  for v in "$@"; do
+    [[ -n "${!v:-}" ]] || die "$v is missing from $VERSIONS_FILE"
+  done
+}
+
+# Quotes one word only when the shell would need it, so printed commands stay readable
+# and can be pasted.
+_quote_word() {
+  local w=$1
+  if [[ -n "$w" && "$w" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+    printf '%s' "$w"
+  else
+    printf "'%s'" "${w//\'/\'\\\'\'}"
+  fi
+}
+
+_format_cmd() {
+  local out="" w
+  for w in "$@"; do
+    out+="${out:+ }$(_quote_word "$w")"
+  done
+  printf '%s' "$out"
+}
+
+# Plan lines go to stdout in a dry run (so the plan can be saved) and to stderr in a real run.
+_print_plan() {
+  if is_dry_run; then
+    printf '%s\n' "$(_redact "$1")"
+  else
+    printf '%s\n' "$(_redact "$1")" >&2
+  fi
+}
+
+# run CMD... : prints "+ CMD" (secrets masked), then runs it unless DRY_RUN=1.
+run() {
+  _print_plan "+ $(_format_cmd "$@")"
+  is_dry_run && return 0
+  "$@"
+}
+
+# run_shown "TEXT" FN [ARGS...] : for pipelines; prints "+ TEXT", then runs FN unless DRY_RUN=1.
+run_shown() {
+  local shown=$1
+  shift
+  _print_plan "+ $shown"
+  is_dry_run && return 0
+  "$@"
+}
+
+note() { _print_plan "  # $*"; }
+
+# step "TITLE" "TYPICAL TIME": call steps_total N first.
+steps_total() { _STEP_TOTAL=$1; }
+step() {
+  _step_done
+  _STEP_NO=$((_STEP_NO + 1))
+  _CURRENT_STEP="[$_STEP_NO/$_STEP_TOTAL] $1"
+  _STEP_STARTED=$SECONDS
+  if is_dry_run; then
+    printf '\n==> %s  (typically %s)\n' "$_CURRENT_STEP" "$2"
+  else
+    printf '\n==> %s  (typically %s)\n' "$_CURRENT_STEP" "$2" >&2
+  fi
+}
+_step_done() {
+  if [[ -n "$_CURRENT_STEP" ]] && ! is_dry_run; then
+    info "done in $((SECONDS - _STEP_STARTED))s"
+  fi
+  _CURRENT_STEP=""
+}
+steps_finished() { _step_done; }
+
+# confirm "QUESTION": returns 0 for yes. Refuses (exit 1) when nobody can answer.
+confirm() {
+  local answer
+  [[ "$ASSUME_YES" == 1 ]] && return 0
+  if [[ ! -t 0 ]]; then
+    die "$1 -- no terminal to ask on; re-run with --yes to confirm"
+  fi
+  read -r -p "$1 [y/N] " answer
+  [[ "$answer" =~ ^[Yy]([Ee][Ss])?$ ]]
+}
+
+# make_temp_dir VAR : creates a private temp dir, stores its path in VAR, removes it on exit.
+make_temp_dir() {
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/${SCRIPT_NAME##*/}.XXXXXX")
+  _TEMP_DIRS+=("$dir")
+  printf -v "$1" '%s' "$dir"
+}
+
+# yaml_metadata FILE FIELD : metadata.FIELD of the first object of a plain YAML manifest
+# (e.g. name, namespace, region), without needing yq.
+yaml_metadata() {
+  awk -v field="$2" '
+    /^metadata:[[:space:]]*$/ { inmeta = 1; next }
+    inmeta && /^[^[:space:]#]/ { exit }
+    inmeta && /^[[:space:]]+[^[:space:]#]/ {
+      match($0, /^[[:space:]]+/)
+      if (!indent) indent = RLENGTH
+      if (RLENGTH == indent && $1 == field ":") { v = $2; gsub(/["\047]/, "", v); print v; exit }
+    }
+  ' "$1"
+}
+
+# relative_path FROM_DIR TO_DIR : TO_DIR relative to FROM_DIR (both existing directories).
+# Portable (no realpath --relative-to on macOS); kustomize refuses absolute resource paths.
+relative_path() {
+  local from to common up=""
+  from=$(cd -- "$1" && pwd -P)
+  to=$(cd -- "$2" && pwd -P)
+  common=$from
+  while [[ "$to" != "$common" && "$to" != "${common%/}/"* ]]; do
+    common=$(dirname -- "$common")
+    up+="../"
+  done
+  if [[ "$to" == "$common" ]]; then
+    printf '%s' "${up:-.}"
+  else
+    printf '%s%s' "$up" "${to#"${common%/}/"}"
+  fi
+}
+
+# valid_port VALUE : 1..65535.
+valid_port() {
+  [[ "$1" =~ ^[0-9]{1,5}$ ]] && (("$1" >= 1 && "$1" <= 65535))
+}
+
+_lib_on_exit() {
+  local rc=$?
+  local d
+  for d in "${_TEMP_DIRS[@]+"${_TEMP_DIRS[@]}"}"; do
+    rm -rf -- "$d"
+  done
+  if ((rc != 0)) && [[ -n "$_CURRENT_STEP" ]]; then
+    printf '%s: stopped at step %s (exit %d). Fix the cause above and run it again: every step is safe to repeat.\n' \
+      "$SCRIPT_NAME" "$_CURRENT_STEP" "$rc" >&2
+    if declare -F on_failure_hint >/dev/null; then
+      on_failure_hint >&2
+    fi
+  fi
+  return "$rc"
+}
+trap _lib_on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
