@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the comms and greeter images for linux/arm64 and linux/amd64 with Jib and pushes them:
+# no Docker engine needed, only a JDK and push credentials for the registry.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<'EOF_USAGE'
+Usage: scripts/build-images.sh [--dry-run] [-h|--help]
+
+Builds and pushes $IMAGE_REGISTRY/comms-service:$IMAGE_TAG and $IMAGE_REGISTRY/greeter-service:$IMAGE_TAG
+(multi-arch: linux/arm64 for the Graviton nodes, linux/amd64) by running
+  ./mvnw -B -pl comms-service,greeter-service -am package jib:build -DskipTests \
+    -Dimage.registry=$IMAGE_REGISTRY -Dimage.tag=$IMAGE_TAG
+Takes 2-4 minutes (the first run also downloads Maven and the dependencies).
+
+Required environment:
+  IMAGE_REGISTRY  registry and namespace, lowercase, no scheme: ghcr.io/you, docker.io/you, or
+                  123456789012.dkr.ecr.us-west-2.amazonaws.com (create the two ECR repositories first)
+  IMAGE_TAG       e.g. 0.1.0 (use a new tag per build: nodes cache images by tag)
+
+Jib pushes with the credentials of your Docker config (~/.docker/config.json and its credential
+helpers); log in first, e.g.
+  echo "$GITHUB_TOKEN" | docker login ghcr.io -u YOU --password-stdin
+  aws ecr get-login-password --region us-west-2 | docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-west-2.amazonaws.com
+
+Options:
+  --dry-run   print the command without running it
+  -h, --help  show this help
+EOF_USAGE
+}
+
+while (($#)); do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+  shift
+done
+
+need_tools java
+need_env IMAGE_REGISTRY "registry and namespace to push to, e.g. ghcr.io/you"
+need_env IMAGE_TAG "the image tag, e.g. 0.1.0"
+[[ "$IMAGE_REGISTRY" != *://* ]] || die "IMAGE_REGISTRY takes no scheme: ghcr.io/you, not https://ghcr.io/you"
+[[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ ]] ||
+  die "IMAGE_REGISTRY must be lowercase letters, digits and . _ - : / (registries reject upper case), got: $IMAGE_REGISTRY"
+[[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
+  die "IMAGE_TAG is not a valid image tag (letters, digits, _ . -; at most 128): $IMAGE_TAG"
+
+cd "$REPO_ROOT"
+[[ -x ./mvnw ]] || die "./mvnw not found or not executable in $REPO_ROOT"
+
+run ./mvnw -B -pl comms-service,greeter-service -am package jib:build -DskipTests \
+  "-Dimage.registry=$IMAGE_REGISTRY" "-Dimage.tag=$IMAGE_TAG"
+
+is_dry_run || log "pushed $IMAGE_REGISTRY/comms-service:$IMAGE_TAG and $IMAGE_REGISTRY/greeter-service:$IMAGE_TAG
+    deploy them with: IMAGE_REGISTRY=$IMAGE_REGISTRY IMAGE_TAG=$IMAGE_TAG scripts/deploy.sh"
