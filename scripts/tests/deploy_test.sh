@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# scripts/deploy.sh: fails fast on missing tools or inputs, and its --dry-run plans every step in
+# order, with the pinned versions, without calling any tool and without ever printing the API key.
+# The cloud tools are stubs on a sandbox PATH, only so that the presence check passes: each stub
+# records its call, and a dry run must leave no record.
+# shellcheck source=testlib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
+# shellcheck source=../versions.env
+source "$SCRIPTS/versions.env"
+
+TOOLS=(aws eksctl kubectl helm dapr)
+FAKE_KEY="0123456789abcdef-not-a-real-key-$$"
+
+dry_run() { # [STUB...] : runs deploy.sh --dry-run with the given stubs and valid inputs
+  sandbox_path "$@"
+  capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=registry.example.com/team IMAGE_TAG=1.2.3 \
+    "$SCRIPTS/deploy.sh" --dry-run
+}
+
+test_help_needs_no_tool_and_prints_usage() {
+  sandbox_path
+  capture "$SCRIPTS/deploy.sh" --help
+  assert_status 0 "$RC"
+  assert_eq "Usage: scripts/deploy.sh [--dry-run] [-h|--help]" "$(head -n1 <<<"$OUT")" "first line"
+}
+
+test_rejects_an_unknown_argument() {
+  sandbox_path "${TOOLS[@]}"
+  capture "$SCRIPTS/deploy.sh" --dryrun
+  assert_failed "$RC"
+  assert_contains "$ERR" "unknown argument: --dryrun"
+  assert_eq "" "$(calls)" "tool calls"
+}
+
+test_dry_run_never_prints_the_api_key() {
+  dry_run "${TOOLS[@]}"
+  assert_status 0 "$RC"
+  assert_not_contains "$OUT$ERR" "$FAKE_KEY" "dry-run output"
+  assert_not_contains "$OUT$ERR" "${FAKE_KEY:0:10}" "dry-run output"
+  assert_contains "$OUT" "printf '%s' \"\$DATADOG_API_KEY\" | kubectl create secret generic datadog-secret"
+}
+
+test_dry_run_calls_no_tool() {
+  dry_run "${TOOLS[@]}"
+  assert_status 0 "$RC"
+  assert_eq "" "$(calls)" "tool calls during the dry run"
+}
+
+test_dry_run_plans_every_step_in_order() {
+  dry_run "${TOOLS[@]}"
+  assert_status 0 "$RC"
+  assert_in_order "$OUT" \
+    "+ eksctl create cluster -f eksctl/cluster.yaml" \
+    "+ aws eks update-kubeconfig --name " \
+    "+ kubectl apply -f kubernetes/" \
+    "+ helm upgrade --install datadog-operator datadog/datadog-operator" \
+    "kubectl create secret generic datadog-secret" \
+    "+ kubectl apply -f datadog/datadog-agent.yaml" \
+    "+ kubectl rollout status daemonset/" \
+    "+ dapr init -k --runtime-version" \
+    "+ kubectl apply -k " \
+    "+ kubectl rollout status deployment/comms -n dapr-services" \
+    "+ kubectl rollout status deployment/greeter -n dapr-services"
+}
+
+test_dry_run_creates_the_secret_in_the_agents_namespace() {
+  local ns
+  ns=$(bash -c 'source "$1/lib.sh"; yaml_metadata "$2" namespace' _ "$SCRIPTS" "$REPO_ROOT/datadog/datadog-agent.yaml")
+  [[ -n "$ns" ]] || fail "datadog/datadog-agent.yaml has no metadata.namespace"
+  dry_run "${TOOLS[@]}"
+  assert_contains "$OUT" "kubectl create secret generic datadog-secret --namespace $ns "
+  assert_contains "$OUT" "--namespace $ns --create-namespace"
+}
+
+test_dry_run_installs_the_pinned_versions() {
+  dry_run "${TOOLS[@]}"
+  assert_contains "$OUT" "--version $DATADOG_OPERATOR_CHART_VERSION "
+  assert_contains "$OUT" "+ dapr init -k --runtime-version $DAPR_RUNTIME_VERSION --wait"
+}
+
+test_dry_run_points_the_app_at_the_pushed_images() {
+  dry_run "${TOOLS[@]}"
+  assert_contains "$OUT" "newName: registry.example.com/team/comms-service"
+  assert_contains "$OUT" "newName: registry.example.com/team/greeter-service"
+  assert_contains "$OUT" 'newTag: "1.2.3"'
+}
+
+test_overlay_image_names_match_the_kubernetes_base() {
+  # kustomize's images: only rewrites images whose name matches; a renamed image in kubernetes/
+  # would silently deploy the placeholder instead of the pushed image.
+  local base_images name
+  base_images=$(grep -rhoE '^[[:space:]]*(- )?image:[[:space:]]*[^[:space:]#]+' "$REPO_ROOT/kubernetes" \
+    --include='*.yaml' | sed -E 's/.*image:[[:space:]]*//; s/["'\'']//g; s/[:@].*//' | sort -u)
+  for name in comms-service greeter-service; do
+    grep -qE "(^|/)$name\$" <<<"$base_images" ||
+      fail "kubernetes/ has no image named $name (found: $(tr '\n' ' ' <<<"$base_images"))"
+  done
+}
+
+test_dry_run_removes_its_temporary_overlay() {
+  local dir
+  dry_run "${TOOLS[@]}"
+  dir=$(sed -nE 's/.*temporary overlay (.*)\/kustomization\.yaml.*/\1/p' <<<"$OUT")
+  [[ -n "$dir" ]] || fail "no temporary overlay in the plan" "$OUT"
+  assert_contains "$OUT" "+ kubectl apply -k $dir"
+  [[ ! -e "$dir" ]] || fail "temporary overlay $dir is still there after the script ended"
+}
+
+test_dry_run_says_how_long_each_step_takes() {
+  dry_run "${TOOLS[@]}"
+  assert_eq 8 "$(grep -cE '^==> \[[1-8]/8\] .+\(typically [^)]+\)$' <<<"$OUT")" "step headers with a typical time"
+}
+
+test_fails_fast_when_the_api_key_is_unset() {
+  sandbox_path "${TOOLS[@]}"
+  capture env -u DATADOG_API_KEY IMAGE_REGISTRY=r.example.com/t IMAGE_TAG=1 "$SCRIPTS/deploy.sh" --dry-run
+  assert_failed "$RC"
+  assert_contains "$ERR" "DATADOG_API_KEY is not set"
+  assert_not_contains "$OUT" "+ " "plan"
+  assert_eq "" "$(calls)" "tool calls"
+}
+
+test_fails_fast_when_the_api_key_is_empty() {
+  sandbox_path "${TOOLS[@]}"
+  capture env DATADOG_API_KEY= IMAGE_REGISTRY=r.example.com/t IMAGE_TAG=1 "$SCRIPTS/deploy.sh"
+  assert_failed "$RC"
+  assert_contains "$ERR" "DATADOG_API_KEY is not set"
+  assert_eq "" "$(calls)" "tool calls"
+}
+
+test_fails_fast_naming_each_missing_tool_and_where_to_get_it() {
+  local missing others t
+  for missing in "${TOOLS[@]}"; do
+    others=()
+    for t in "${TOOLS[@]}"; do [[ "$t" == "$missing" ]] || others+=("$t"); done
+    rm -rf "$TEST_TMP/bin"
+    dry_run "${others[@]}"
+    assert_failed "$RC"
+    assert_contains "$ERR" "missing required tool(s): $missing"
+    assert_contains "$ERR" "  - $missing: "
+    assert_contains "$ERR" "https://"
+    assert_not_contains "$OUT" "+ " "plan without $missing"
+  done
+}
+
+test_reports_all_missing_tools_at_once() {
+  dry_run
+  assert_failed "$RC"
+  assert_contains "$ERR" "missing required tool(s): aws eksctl kubectl helm dapr"
+}
+
+test_requires_the_image_registry_and_tag() {
+  sandbox_path "${TOOLS[@]}"
+  capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_TAG=1.2.3 "$SCRIPTS/deploy.sh" --dry-run
+  assert_failed "$RC"
+  assert_contains "$ERR" "IMAGE_REGISTRY is not set"
+  capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=r.example.com/t "$SCRIPTS/deploy.sh" --dry-run
+  assert_failed "$RC"
+  assert_contains "$ERR" "IMAGE_TAG is not set"
+  assert_eq "" "$(calls)" "tool calls"
+}
+
+test_rejects_an_image_registry_with_a_scheme_or_upper_case() {
+  sandbox_path "${TOOLS[@]}"
+  for reg in https://ghcr.io/me ghcr.io/Me; do
+    capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY="$reg" IMAGE_TAG=1 "$SCRIPTS/deploy.sh" --dry-run
+    assert_failed "$RC"
+    assert_contains "$ERR" "IMAGE_REGISTRY must be"
+  done
+}
+
+run_tests

