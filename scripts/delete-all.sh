@@ -10,7 +10,7 @@ usage() {
   cat <<'EOF'
 Usage: scripts/delete-all.sh [--yes] [--dry-run] [-h|--help]
 
-Deletes, in order: the app (kubernetes/), the Dapr control plane, the Datadog Agent, Operator and
+Deletes, in order: the app (kubernetes/base/), the Dapr control plane, the Datadog Agent, Operator and
 Secret, the Dapr scheduler's volumes (so no EBS volume outlives the cluster) and the gp3
 StorageClass, then the EKS cluster of eksctl/cluster.yaml. About 15 minutes, most of it
 eksctl deleting the cluster.
@@ -37,13 +37,15 @@ need_tools aws eksctl kubectl helm dapr
 CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml
 APP_DIR=kubernetes
+# The app without the StorageClass: that goes last, after the volumes it provisioned.
+APP_BASE_DIR=$APP_DIR/base
 APP_NAMESPACE=dapr-services
-STORAGE_CLASS_FILE=${STORAGE_CLASS_FILE:-$APP_DIR/storage/gp3-storageclass.yaml}
+STORAGE_CLASS_FILE=$APP_DIR/storage/gp3-storageclass.yaml
 DAPR_NAMESPACE=dapr-system
 OPERATOR_RELEASE=datadog-operator
 
 cd "$REPO_ROOT"
-for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE"; do
+for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_BASE_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE"; do
   [[ -f "$f" ]] || die "$f not found: run this from a complete checkout of the repository"
 done
 
@@ -136,9 +138,9 @@ case "$status" in
 esac
 
 if ((in_cluster)); then
-  step "App ($APP_DIR/)" "1 min"
+  step "App ($APP_BASE_DIR/)" "1 min"
   if guarded "namespace $APP_NAMESPACE exists" exists namespace "$APP_NAMESPACE"; then
-    run kubectl delete -k "$APP_DIR" --ignore-not-found --wait=true
+    run kubectl delete -k "$APP_BASE_DIR" --ignore-not-found --wait=true
   fi
 
   step "Dapr control plane" "1 min"

@@ -57,6 +57,7 @@ need_env IMAGE_TAG "the tag you pushed with scripts/build-images.sh, e.g. 0.1.0"
 CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml
 APP_DIR=kubernetes
+STORAGE_CLASS_FILE=$APP_DIR/storage/gp3-storageclass.yaml
 APP_NAMESPACE=dapr-services
 APP_DEPLOYMENTS=(comms greeter)
 APP_IMAGES=(comms-service greeter-service)
@@ -66,7 +67,7 @@ OPERATOR_CHART=datadog/datadog-operator
 DATADOG_HELM_REPO=https://helm.datadoghq.com
 
 cd "$REPO_ROOT"
-for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_DIR/kustomization.yaml"; do
+for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE"; do
   [[ -f "$f" ]] || die "$f not found: run this from a complete checkout of the repository"
 done
 
@@ -171,8 +172,6 @@ fi
 run aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER"
 
 step "Storage: gp3 as the default StorageClass (the Dapr scheduler needs volumes)" "seconds"
-STORAGE_CLASS_FILE=${STORAGE_CLASS_FILE:-$APP_DIR/storage/gp3-storageclass.yaml}
-[[ -f "$STORAGE_CLASS_FILE" ]] || die "$STORAGE_CLASS_FILE not found"
 run kubectl apply -f "$STORAGE_CLASS_FILE"
 if is_dry_run; then
   note "only if gp2 is marked default (clusters made before Kubernetes 1.30 on EKS):"

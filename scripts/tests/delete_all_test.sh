@@ -18,13 +18,14 @@ test_dry_run_yes_tears_down_in_order() {
   capture "$SCRIPTS/delete-all.sh" --dry-run --yes
   assert_status 0 "$RC"
   assert_in_order "$OUT" \
-    "+ kubectl delete -k kubernetes" \
+    "+ kubectl delete -k kubernetes/base" \
     "+ dapr uninstall -k" \
     "+ kubectl delete -f datadog/datadog-agent.yaml" \
     "+ helm uninstall datadog-operator" \
     "+ kubectl delete secret datadog-secret" \
     "+ kubectl delete pvc --all -n dapr-system" \
     "+ kubectl delete namespace dapr-system" \
+    "+ kubectl delete -f kubernetes/storage/gp3-storageclass.yaml" \
     "+ eksctl delete cluster -f eksctl/cluster.yaml"
 }
 
