@@ -1,0 +1,81 @@
+package com.example.comms.greet;
+
+import java.util.concurrent.TimeoutException;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Service;
+
+/**
+ * The one decision comms makes: greeter's answer, or the fallback. A fallback is a deliberate
+ * degradation, so it is also logged, counted and marked as an error on the request's span.
+ */
+@Service
+public class GreetingService {
+
+	static final String FALLBACK_METRIC = "comms.greeter.fallbacks";
+
+	private static final Logger log = LoggerFactory.getLogger(GreetingService.class);
+
+	private final Greeter greeter;
+
+	private final ObservationRegistry observations;
+
+	private final Counter timeouts;
+
+	private final Counter failures;
+
+	GreetingService(Greeter greeter, ObservationRegistry observations, MeterRegistry meters) {
+		this.greeter = greeter;
+		this.observations = observations;
+		this.timeouts = fallbackCounter(meters, "timeout");
+		this.failures = fallbackCounter(meters, "failure");
+	}
+
+	public GreetResponse greet(String name) {
+		try {
+			GreeterReply reply = this.greeter.greet(name);
+			if (reply == null || reply.message() == null || reply.message().isBlank()) {
+				throw new IllegalStateException("greeter answered without a message");
+			}
+			return GreetResponse.fromGreeter(reply);
+		}
+		catch (RuntimeException ex) {
+			return fallback(name, ex);
+		}
+	}
+
+	private GreetResponse fallback(String name, RuntimeException ex) {
+		boolean timedOut = causedBy(ex, TimeoutException.class);
+		(timedOut ? this.timeouts : this.failures).increment();
+		// The name stays out of logs and spans: it is the caller's data.
+		log.warn("greeter unavailable ({}), answering the fallback: {}", timedOut ? "timeout" : "failure",
+				ex.toString());
+		Observation current = this.observations.getCurrentObservation();
+		if (current != null) {
+			current.error(ex);
+		}
+		return GreetResponse.fallback(name);
+	}
+
+	private static Counter fallbackCounter(MeterRegistry meters, String reason) {
+		return Counter.builder(FALLBACK_METRIC)
+			.description("Requests answered with the fallback because greeter could not answer")
+			.tag("reason", reason)
+			.register(meters);
+	}
+
+	private static boolean causedBy(Throwable ex, Class<? extends Throwable> type) {
+		for (Throwable cause = ex; cause != null; cause = cause.getCause()) {
+			if (type.isInstance(cause)) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+}

@@ -1,0 +1,101 @@
+package com.example.comms.greet;
+
+import java.util.concurrent.TimeoutException;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The call-or-fall-back decision, without a web server or a sidecar. */
+class GreetingServiceTest {
+
+	private final MeterRegistry meters = new SimpleMeterRegistry();
+
+	private final ObservationRegistry observations = ObservationRegistry.create();
+
+	@Test
+	void answersWithGreetersReply() {
+		GreetingService service = service(name -> new GreeterReply("Hello, " + name + "!", "greeter"));
+
+		assertThat(service.greet("Ada")).isEqualTo(new GreetResponse("Hello, Ada!", "greeter", false, null));
+		assertThat(fallbacks("failure") + fallbacks("timeout")).isZero();
+	}
+
+	@Test
+	void fallsBackWhenGreeterFails() {
+		GreetingService service = service(name -> {
+			throw new IllegalStateException("connection refused");
+		});
+
+		assertThat(service.greet("Ada")).isEqualTo(
+				new GreetResponse("Hello, Ada (from fallback)!", "comms", true, "greeter_unavailable"));
+		assertThat(fallbacks("failure")).isEqualTo(1);
+		assertThat(fallbacks("timeout")).isZero();
+	}
+
+	@Test
+	void countsATimeoutApartFromOtherFailures() {
+		GreetingService service = service(name -> {
+			throw new RuntimeException(new TimeoutException("no answer in 2s"));
+		});
+
+		assertThat(service.greet("Ada").fallback()).isTrue();
+		assertThat(fallbacks("timeout")).isEqualTo(1);
+		assertThat(fallbacks("failure")).isZero();
+	}
+
+	@Test
+	void fallsBackWhenGreeterAnswersWithoutAMessage() {
+		GreetingService service = service(name -> new GreeterReply(null, "greeter"));
+
+		assertThat(service.greet("Ada").fallback()).isTrue();
+		assertThat(fallbacks("failure")).isEqualTo(1);
+	}
+
+	@Test
+	void marksTheRequestsObservationAsAnErrorOnFallback() {
+		GreetingService service = service(name -> {
+			throw new IllegalStateException("greeter down");
+		});
+		Observation request = Observation.start("http.server.requests", this.observations);
+
+		try (Observation.Scope scope = request.openScope()) {
+			service.greet("Ada");
+		}
+		finally {
+			request.stop();
+		}
+
+		assertThat(request.getContext().getError()).isInstanceOf(IllegalStateException.class)
+			.hasMessage("greeter down");
+	}
+
+	@Test
+	void leavesTheObservationCleanWhenGreeterAnswers() {
+		GreetingService service = service(name -> new GreeterReply("Hello, Ada!", "greeter"));
+		Observation request = Observation.start("http.server.requests", this.observations);
+
+		try (Observation.Scope scope = request.openScope()) {
+			service.greet("Ada");
+		}
+		finally {
+			request.stop();
+		}
+
+		assertThat(request.getContext().getError()).isNull();
+	}
+
+	private GreetingService service(Greeter greeter) {
+		this.observations.observationConfig().observationHandler(context -> true);
+		return new GreetingService(greeter, this.observations, this.meters);
+	}
+
+	private double fallbacks(String reason) {
+		return this.meters.get(GreetingService.FALLBACK_METRIC).tag("reason", reason).counter().count();
+	}
+
+}
