@@ -133,7 +133,7 @@ test_fails_fast_naming_each_missing_tool_and_where_to_get_it() {
   for missing in "${TOOLS[@]}"; do
     others=()
     for t in "${TOOLS[@]}"; do [[ "$t" == "$missing" ]] || others+=("$t"); done
-    rm -rf "$TEST_TMP/bin"
+    rm -rf "${TEST_TMP:?}/bin"
     dry_run "${others[@]}"
     assert_failed "$RC"
     assert_contains "$ERR" "missing required tool(s): $missing"

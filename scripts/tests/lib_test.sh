@@ -2,6 +2,8 @@
 # scripts/lib.sh: what every script relies on: a dry run runs nothing, secrets never show, printed
 # commands can be pasted back, versions.env can never run a command, temp dirs are always removed,
 # and a failure names the step it stopped in.
+# The code passed to with_lib is single-quoted on purpose: it expands in the bash that runs it.
+# shellcheck disable=SC2016
 # shellcheck source=testlib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
 

@@ -7,9 +7,18 @@
 
 set -uo pipefail
 
-TESTS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd -- "$TESTS_DIR/../.." && pwd)
-SCRIPTS="$REPO_ROOT/scripts"
+# Used by the test files that source this one.
+# shellcheck disable=SC2034
+{
+  TESTS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+  REPO_ROOT=$(cd -- "$TESTS_DIR/../.." && pwd)
+  SCRIPTS="$REPO_ROOT/scripts"
+  TEST_TMP=""
+  CALLS=""
+  OUT=""
+  ERR=""
+  RC=0
+}
 
 fail() {
   printf '      %s\n' "$@" >&2
@@ -60,6 +69,7 @@ SANDBOX_PATH=""
 
 # capture CMD... : runs CMD (with the sandbox PATH, if sandbox_path was called), stdout in $OUT,
 # stderr in $ERR, exit status in $RC. Never fails. Stdin is empty: no terminal to prompt on.
+# shellcheck disable=SC2034 # OUT, ERR and RC are read by the tests
 capture() {
   RC=0
   "$ENV_BIN" PATH="${SANDBOX_PATH:-$PATH}" "$@" >"$TEST_TMP/.out" 2>"$TEST_TMP/.err" </dev/null || RC=$?
@@ -103,16 +113,14 @@ run_tests() {
   local file name passed=0 failed=0 out rc
   file=$(basename -- "${BASH_SOURCE[1]}")
   for name in $(declare -F | awk '{print $3}' | grep '^test_'); do
-    out=$(
-      TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/scripts-test.XXXXXX")
-      CALLS="$TEST_TMP/calls.log"
-      export TEST_TMP CALLS
-      trap 'rm -rf -- "$TEST_TMP"' EXIT
-      cd "$TEST_TMP" || exit 1
-      set -e
-      "$name" 2>&1
-    )
+    TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/scripts-test.XXXXXX")
+    CALLS="$TEST_TMP/calls.log"
+    SANDBOX_PATH=""
+    export TEST_TMP CALLS
+    (cd "$TEST_TMP" && set -e && "$name") >"$TEST_TMP/.test.log" 2>&1
     rc=$?
+    out=$(cat "$TEST_TMP/.test.log")
+    rm -rf -- "$TEST_TMP"
     if ((rc == 0)); then
       passed=$((passed + 1))
       printf 'ok   %s: %s\n' "$file" "$name"
