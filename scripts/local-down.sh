@@ -40,6 +40,7 @@ ours() {
   [[ "$args" == *"$RUN_DIR"* ]]
 }
 
+[[ -d "$RUN_DIR" ]] && RUN_DIR="$(cd "$RUN_DIR" && pwd)" && PID_FILE="$RUN_DIR/pids"
 if [[ ! -f "$PID_FILE" ]]; then
   log "nothing to stop: no $PID_FILE"
   exit 0

@@ -171,6 +171,12 @@ for var in ZIPKIN_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT GREETER_DAPR_GRPC_POR
   port_owner[$port]=$var
 done
 [[ "$RUN_DIR" != *[\"\\]* ]] || die "LOCAL_RUN_DIR must not contain quotes or backslashes: $RUN_DIR"
+mkdir -p "$RUN_DIR"
+# Absolute, since the processes start from inside it and local-down matches their command lines on it.
+RUN_DIR="$(cd "$RUN_DIR" && pwd)"
+LOG_DIR="$RUN_DIR/logs"
+PID_FILE="$RUN_DIR/pids"
+MARKER="-Ddapr-tracing-demo.run-dir=$RUN_DIR"
 mkdir -p "$LOG_DIR"
 if [[ -f "$PID_FILE" ]]; then
   while read -r name pid; do
@@ -263,7 +269,7 @@ app_env=(
 daprd_args() {
   printf '%s\n' --app-id "$1" --app-port "$2" --app-protocol http --app-channel-address 127.0.0.1 \
     --dapr-http-port "$3" --dapr-grpc-port "$4" --metrics-port "$5" \
-    --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 \
+    --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 --metrics-listen-address 127.0.0.1 \
     --config "$RUN_DIR/config.yaml" --resources-path "$SCRIPTS_DIR/local/resources" \
     --log-as-json --log-level info
 }

@@ -19,8 +19,11 @@ BLOCKER_PID=""
 SUITE_STARTED=$SECONDS
 
 cleanup() {
+  local pid
   [[ -n "$BLOCKER_PID" ]] && kill "$BLOCKER_PID" 2>/dev/null
   "$SCRIPTS/local-down.sh" >/dev/null 2>&1
+  # Should local-down itself be broken, nothing of this suite may outlive it either.
+  for pid in $(leftovers | awk '{ print $1 }'); do kill -KILL "$pid" 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
