@@ -1,0 +1,205 @@
+package com.example.comms.e2e;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.yaml.snakeyaml.Yaml;
+
+/**
+ * comms and greeter, each with a real daprd sidecar, on free loopback ports: the request path of
+ * DESIGN.md on one machine. Sidecars and apps export their spans to the given OTLP receiver.
+ */
+final class DaprStack implements AutoCloseable {
+
+	private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+
+	private final OtlpReceiver receiver;
+
+	private final Path workDir;
+
+	private final Path config;
+
+	private final Path resources;
+
+	private final Node comms = new Node("comms");
+
+	private final Node greeter = new Node("greeter");
+
+	private final List<ManagedProcess> running = new ArrayList<>();
+
+	private ManagedProcess greeterApp;
+
+	private ManagedProcess greeterSidecar;
+
+	private ManagedProcess commsApp;
+
+	/** The ports of one app and its sidecar. */
+	private static final class Node {
+
+		final String appId;
+
+		final int appPort = freePort();
+
+		final int httpPort = freePort();
+
+		final int grpcPort = freePort();
+
+		final int internalGrpcPort = freePort();
+
+		final int metricsPort = freePort();
+
+		Node(String appId) {
+			this.appId = appId;
+		}
+
+	}
+
+	private DaprStack(OtlpReceiver receiver, Path workDir) throws IOException {
+		this.receiver = receiver;
+		this.workDir = Files.createDirectories(workDir);
+		this.resources = Files.createDirectories(workDir.resolve("resources"));
+		this.config = writeConfig(workDir);
+	}
+
+	/** Starts greeter (app, then sidecar), then comms (app, then sidecar), each once it is healthy. */
+	static DaprStack start(OtlpReceiver receiver, Path workDir) throws IOException {
+		DaprStack stack = new DaprStack(receiver, workDir);
+		try {
+			stack.startGreeter();
+			stack.commsApp = stack.startApp(stack.comms, "e2e.commsJar",
+					Map.of("DAPR_HTTP_PORT", String.valueOf(stack.comms.httpPort), "DAPR_GRPC_PORT",
+							String.valueOf(stack.comms.grpcPort)));
+			stack.startSidecar(stack.comms);
+			return stack;
+		}
+		catch (RuntimeException ex) {
+			stack.close();
+			throw ex;
+		}
+	}
+
+	String commsUrl(String path) {
+		return "http://127.0.0.1:" + this.comms.appPort + path;
+	}
+
+	ManagedProcess commsApp() {
+		return this.commsApp;
+	}
+
+	ManagedProcess greeterApp() {
+		return this.greeterApp;
+	}
+
+	void stopGreeterApp() {
+		stop(this.greeterApp);
+	}
+
+	void stopGreeterSidecar() {
+		stop(this.greeterSidecar);
+	}
+
+	/** greeter's app first: its sidecar waits for the app's port before it serves. */
+	void startGreeter() {
+		this.greeterApp = startApp(this.greeter, "e2e.greeterJar", Map.of());
+		this.greeterSidecar = startSidecar(this.greeter);
+	}
+
+	private ManagedProcess startApp(Node node, String jarProperty, Map<String, String> extraEnv) {
+		Map<String, String> env = new LinkedHashMap<>(extraEnv);
+		env.put("SERVER_PORT", String.valueOf(node.appPort));
+		env.put("MANAGEMENT_OTLP_TRACING_ENDPOINT", this.receiver.tracesUrl());
+		String java = ProcessHandle.current().info().command().orElse("java");
+		List<String> command = List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar",
+				requiredFile(jarProperty).toString());
+		return track(ManagedProcess.start(node.appId + "-app", command, env, this.workDir)
+			.awaitHealthy("http://127.0.0.1:" + node.appPort + "/actuator/health/readiness", START_TIMEOUT));
+	}
+
+	private ManagedProcess startSidecar(Node node) {
+		List<String> command = List.of(requiredFile("e2e.daprd").toString(), "--app-id", node.appId, "--app-port",
+				String.valueOf(node.appPort), "--app-protocol", "http", "--app-channel-address", "127.0.0.1",
+				"--dapr-http-port", String.valueOf(node.httpPort), "--dapr-grpc-port", String.valueOf(node.grpcPort),
+				"--dapr-internal-grpc-port", String.valueOf(node.internalGrpcPort), "--metrics-port",
+				String.valueOf(node.metricsPort), "--dapr-listen-addresses", "127.0.0.1",
+				"--dapr-internal-grpc-listen-address", "127.0.0.1", "--config", this.config.toString(),
+				"--resources-path", this.resources.toString(), "--log-as-json", "--log-level", "info");
+		return track(ManagedProcess.start(node.appId + "-daprd", command, Map.of(), this.workDir)
+			.awaitHealthy("http://127.0.0.1:" + node.httpPort + "/v1.0/healthz", START_TIMEOUT));
+	}
+
+	/**
+	 * The Kubernetes Configuration (kubernetes/base/dapr-config.yaml), as deployed, with two local
+	 * changes: the OTLP endpoint is the test's receiver instead of the node's Datadog Agent, and
+	 * app ids resolve through a SQLite file, since mDNS needs multicast.
+	 */
+	@SuppressWarnings("unchecked")
+	private Path writeConfig(Path dir) throws IOException {
+		Yaml yaml = new Yaml();
+		Map<String, Object> configuration = yaml.load(Files.readString(requiredFile("e2e.daprConfig")));
+		Map<String, Object> metadata = (Map<String, Object>) configuration.get("metadata");
+		metadata.remove("namespace");
+		Map<String, Object> spec = (Map<String, Object>) configuration.get("spec");
+		Map<String, Object> otel = (Map<String, Object>) ((Map<String, Object>) spec.get("tracing")).get("otel");
+		otel.put("endpointAddress", this.receiver.hostPort());
+		spec.put("nameResolution", Map.of("component", "sqlite", "version", "v1", "configuration",
+				Map.of("connectionString", dir.resolve("nameresolution.db").toString())));
+		return Files.writeString(dir.resolve("config.yaml"), yaml.dump(configuration));
+	}
+
+	private ManagedProcess track(ManagedProcess process) {
+		this.running.add(process);
+		return process;
+	}
+
+	private void stop(ManagedProcess process) {
+		process.close();
+		this.running.remove(process);
+	}
+
+	/** Logs of everything started, for a failing assertion's message. */
+	String logs() {
+		StringBuilder all = new StringBuilder();
+		for (ManagedProcess process : this.running) {
+			all.append(process.tail(15)).append('\n');
+		}
+		return all.toString();
+	}
+
+	@Override
+	public void close() {
+		for (int i = this.running.size() - 1; i >= 0; i--) {
+			this.running.get(i).close();
+		}
+		this.running.clear();
+	}
+
+	private static Path requiredFile(String property) {
+		String value = System.getProperty(property);
+		if (value == null || !Files.isRegularFile(Path.of(value))) {
+			throw new IllegalStateException("System property " + property + " must name an existing file, but is "
+					+ value + (property.equals("e2e.daprd") ? " (run scripts/daprd.sh to build or find daprd)" : ""));
+		}
+		return Path.of(value);
+	}
+
+	private static int freePort() {
+		try (ServerSocket socket = new ServerSocket()) {
+			socket.setReuseAddress(false);
+			socket.bind(new InetSocketAddress("127.0.0.1", 0));
+			return socket.getLocalPort();
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+}
