@@ -54,10 +54,23 @@ need_tools curl xargs seq sort awk grep date
 
 work=""
 make_temp_dir work
+
+# Wall clock in nanoseconds: bash 5's EPOCHREALTIME, else date (whole seconds where %N is unknown).
+now_ns() {
+  local t
+  if [[ -n "${EPOCHREALTIME:-}" ]]; then
+    t="${EPOCHREALTIME//[.,]/}"
+    printf '%s000\n' "$t"
+  else
+    t="$(date +%s%N)"
+    [[ "$t" == *N ]] && t="${t%N}000000000"
+    printf '%s\n' "$t"
+  fi
+}
 url="${BASE_URL%/}/greet"
 
 log "load: $N requests, $C at a time, to $url" >&2
-start_ns="$(date +%s%N)"
+start_ns="$(now_ns)"
 # One curl per request; its -w line (index, status, seconds) is one small write into the pipe,
 # so concurrent lines never interleave. A failed curl still prints its line, with status 000.
 seq 1 "$N" \
@@ -66,7 +79,7 @@ seq 1 "$N" \
       -X POST -H 'Content-Type: application/json' \
       --data '{"name":"user-{}"}' "$url" 2>"$work/curl-errors" \
   > "$work/results" || true
-end_ns="$(date +%s%N)"
+end_ns="$(now_ns)"
 
 # Classify each request from its status and body.
 successes=0 fallbacks=0 errors=0

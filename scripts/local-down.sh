@@ -37,7 +37,8 @@ ours() {
   stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
   [[ -n "$stat" && "$stat" != Z* ]] || return 1
   args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
-  [[ "$args" == *"$RUN_DIR"* ]]
+  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives each daprd --config RUN_DIR/config.yaml.
+  [[ "$args" == *"run-dir=$RUN_DIR "* || "$args" == *" $RUN_DIR/config.yaml "* ]]
 }
 
 [[ -d "$RUN_DIR" ]] && RUN_DIR="$(cd "$RUN_DIR" && pwd)" && PID_FILE="$RUN_DIR/pids"
