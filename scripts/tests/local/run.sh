@@ -198,6 +198,21 @@ loadOf100At10AllSucceedNoneLost() {
   has "$WORK/load.out" '^requests:   100$' '^successes:  100$' '^fallbacks:  0$' '^errors:     0$'
 }
 
+aSecondLocalUpWhileRunningRefusesAndLeavesTheStackAlone() {
+  local before
+  before="$(cat "$LOCAL_RUN_DIR/pids")"
+  if up while-running; then
+    fail "a second local-up started while the first stack runs"
+    return 1
+  fi
+  has "$WORK/while-running.out" "already running" || return 1
+  [[ "$(cat "$LOCAL_RUN_DIR/pids" 2>/dev/null)" == "$before" ]] || fail "the PID file changed" || return 1
+  local url
+  for url in "http://127.0.0.1:$COMMS_PORT/actuator/health/readiness" "http://127.0.0.1:$GREETER_DAPR_HTTP_PORT/v1.0/healthz"; do
+    curl -fsS -o /dev/null "$url" || fail "the running stack was disturbed: $url does not answer" || return 1
+  done
+}
+
 loadCountsFallbacksWhenTheGreeterAppIsDown() {
   local pid
   pid="$(awk '$1 == "greeter" { print $2 }' "$LOCAL_RUN_DIR/pids")"
@@ -258,6 +273,20 @@ refusesToStartWhenAPortIsTaken() {
   [[ -z "$(leftovers)" ]] || fail "processes left behind: $(leftovers)"
 }
 
+anInterruptedLocalUpStopsWhatItStarted() {
+  "$SCRIPTS/local-up.sh" >"$WORK/interrupted.out" 2>&1 &
+  local up_pid=$! deadline=$((SECONDS + 60))
+  # Interrupt it while it waits for health: all five processes are started by then.
+  until grep -q "wait until all five are healthy" "$WORK/interrupted.out" || ((SECONDS >= deadline)); do sleep 0.1; done
+  grep -q "wait until all five are healthy" "$WORK/interrupted.out" || { show "$WORK/interrupted.out"; fail "local-up never got to the wait"; return 1; }
+  kill -TERM "$up_pid"
+  wait "$up_pid"
+  local rc=$?
+  ((rc != 0)) || fail "an interrupted local-up exited 0" || return 1
+  has "$WORK/interrupted.out" "stopping everything this run started" || return 1
+  nothing_running
+}
+
 aSidecarThatDiesNamesTheStepShowsItsLogAndLeavesNothingRunning() {
   cat >"$WORK/broken-daprd" <<'EOF'
 #!/bin/sh
@@ -288,11 +317,13 @@ run_test localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl
 run_test oneTraceLinksCommsAndGreeterAppsThroughBothSidecars
 run_test loadOf100At10AllSucceedNoneLost
 run_test loadFailsWhenNothingAnswers
+run_test aSecondLocalUpWhileRunningRefusesAndLeavesTheStackAlone
 run_test loadCountsFallbacksWhenTheGreeterAppIsDown
 run_test localDownStopsEveryProcessAndFreesEveryPort
 run_test secondLocalUpAfterDownWorks
 run_test refusesToStartWhenAPortIsTaken
 run_test aSidecarThatDiesNamesTheStepShowsItsLogAndLeavesNothingRunning
+run_test anInterruptedLocalUpStopsWhatItStarted
 
 say "local-up runs: ${UP_SECONDS[*]:-none}; suite took $((SECONDS - SUITE_STARTED))s"
 ((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
