@@ -162,7 +162,9 @@ steps_total 9
 
 step "check tools, ports and the run directory" "1s"
 need_tools java curl jq ps nohup awk od
-valid_port "$ZIPKIN_PORT" || die "ZIPKIN_PORT is not a port: $ZIPKIN_PORT"
+for var in STARTUP_TIMEOUT TRACE_TIMEOUT; do
+  [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a number of seconds, got '${!var}'"
+done
 declare -A port_owner=()
 for var in ZIPKIN_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT GREETER_DAPR_GRPC_PORT GREETER_DAPR_METRICS_PORT \
   COMMS_PORT COMMS_DAPR_HTTP_PORT COMMS_DAPR_GRPC_PORT COMMS_DAPR_METRICS_PORT; do
@@ -355,6 +357,8 @@ while :; do
 done
 steps_finished
 
+env_prefix=""
+[[ -n "${LOCAL_RUN_DIR:-}" ]] && env_prefix="LOCAL_RUN_DIR=$RUN_DIR "
 cat <<EOF
 
 comms answered: $body
@@ -367,5 +371,5 @@ Running in the background (logs in $LOG_DIR):
   Zipkin  http://localhost:$ZIPKIN_PORT/zipkin/
 Try:  curl -X POST localhost:$COMMS_PORT/greet -H 'Content-Type: application/json' -d '{"name":"Ada"}'
 Load: BASE_URL=http://localhost:$COMMS_PORT scripts/load.sh
-Stop: scripts/local-down.sh
+Stop: ${env_prefix}scripts/local-down.sh
 EOF
