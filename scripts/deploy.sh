@@ -47,6 +47,8 @@ need_version DAPR_RUNTIME_VERSION DATADOG_OPERATOR_CHART_VERSION
 need_tools aws eksctl kubectl helm dapr
 need_env DATADOG_API_KEY "export your Datadog API key (Organization Settings > API Keys)"
 register_secret "$DATADOG_API_KEY"
+[[ "$DATADOG_API_KEY" =~ ^[0-9a-f]{32}$ ]] ||
+  warn "DATADOG_API_KEY does not look like a Datadog API key (32 hexadecimal characters; an application key will not work)"
 need_env IMAGE_REGISTRY "where scripts/build-images.sh pushed the images, e.g. ghcr.io/you"
 need_env IMAGE_TAG "the tag you pushed with scripts/build-images.sh, e.g. 0.1.0"
 [[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ && "$IMAGE_REGISTRY" != *://* ]] ||
@@ -144,6 +146,11 @@ write_overlay() {
       echo "    newName: $IMAGE_REGISTRY/$i"
       echo "    newTag: \"$IMAGE_TAG\""
     done
+    echo "# Datadog's version tag (tags.datadoghq.com/version, read by DD_VERSION) follows the image tag."
+    echo "labels:"
+    echo "  - pairs:"
+    echo "      tags.datadoghq.com/version: \"$IMAGE_TAG\""
+    echo "    includeTemplates: true"
   } >"$dir/kustomization.yaml"
 }
 

@@ -85,6 +85,13 @@ test_dry_run_points_the_app_at_the_pushed_images() {
   assert_contains "$OUT" 'newTag: "1.2.3"'
 }
 
+test_dry_run_makes_datadogs_version_tag_follow_the_image_tag() {
+  # The overlay kubernetes/README.md documents and kubernetes/tests renders: without this label
+  # every release would show up in Datadog APM under the base's version.
+  dry_run "${TOOLS[@]}"
+  assert_in_order "$OUT" "#   labels:" "#     - pairs:" '#         tags.datadoghq.com/version: "1.2.3"' "#       includeTemplates: true"
+}
+
 test_overlay_image_names_match_the_kubernetes_base() {
   # kustomize's images: only rewrites images whose name matches; a renamed image in kubernetes/
   # would silently deploy the placeholder instead of the pushed image.
