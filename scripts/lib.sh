@@ -166,12 +166,16 @@ run_shown() {
 
 note() { _print_plan "  # $*"; }
 
-# step "TITLE" "TYPICAL TIME": call steps_total N first.
+# step "TITLE" "TYPICAL TIME": headers read [n/N] after steps_total N, else [n].
 steps_total() { _STEP_TOTAL=$1; }
 step() {
   _step_done
   _STEP_NO=$((_STEP_NO + 1))
-  _CURRENT_STEP="[$_STEP_NO/$_STEP_TOTAL] $1"
+  if ((_STEP_TOTAL > 0)); then
+    _CURRENT_STEP="[$_STEP_NO/$_STEP_TOTAL] $1"
+  else
+    _CURRENT_STEP="[$_STEP_NO] $1"
+  fi
   _STEP_STARTED=$SECONDS
   if is_dry_run; then
     printf '\n==> %s  (typically %s)\n' "$_CURRENT_STEP" "$2"

@@ -98,6 +98,11 @@ test_a_step_header_says_how_long_it_typically_takes() {
   assert_contains "$OUT" "==> [1/2] Cluster  (typically 15-20 min)"
 }
 
+test_steps_are_numbered_without_a_total_too() {
+  with_lib 'DRY_RUN=1; step "One" "1s"; step "Two" "2s"'
+  assert_in_order "$OUT" "==> [1] One  (typically 1s)" "==> [2] Two  (typically 2s)"
+}
+
 test_confirm_refuses_when_nobody_can_answer() {
   with_lib 'confirm "Delete everything?" && echo yes'
   assert_failed "$RC"
