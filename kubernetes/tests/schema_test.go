@@ -1,0 +1,242 @@
+package manifests
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestKubernetesManifestsMatchUpstreamSchemas(t *testing.T) {
+	_, pins, schemas, app := fixtures(t)
+	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s", pins.KubernetesSchema, pins.Dapr, pins.DatadogOperator)
+	if len(app) < 8 {
+		t.Fatalf("kubectl apply -k kubernetes/ would apply only %d objects", len(app))
+	}
+	requireNoErrors(t, "kubernetes/", schemas.ValidateAll(app))
+}
+
+func TestEveryComponentRendersAndMatchesUpstreamSchemas(t *testing.T) {
+	repo, _, schemas, _ := fixtures(t)
+	for _, dir := range componentDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			for _, f := range []string{"kustomization.yaml", "README.md"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("component %s has no %s", filepath.Base(dir), f)
+				}
+			}
+			objs, err := RenderOverlay(Overlay{Base: filepath.Join(repo, "kubernetes"), Components: []string{dir}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			requireNoErrors(t, filepath.Base(dir), schemas.ValidateAll(objs))
+		})
+	}
+}
+
+func TestDatadogManifestsMatchDatadogAgentCRD(t *testing.T) {
+	repo, _, schemas, _ := fixtures(t)
+	files, _ := filepath.Glob(filepath.Join(repo, "datadog", "*.yaml"))
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		objs, err := ReadManifests(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objs) == 0 {
+			t.Errorf("%s holds no object", f)
+		}
+		requireNoErrors(t, f, schemas.ValidateAll(objs))
+	}
+}
+
+// kubectl apply -f datadog/datadog-agent.yaml (scripts/deploy.sh) and kubectl apply -k datadog/
+// must apply the same object.
+func TestDatadogKustomizationAppliesTheAgentFileUnchanged(t *testing.T) {
+	repo, _, _, _ := fixtures(t)
+	plain, err := ReadManifests(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := Render(filepath.Join(repo, "datadog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plain) != 1 || len(rendered) != 1 || !reflect.DeepEqual(normalize(plain[0].Map), normalize(rendered[0].Map)) {
+		t.Errorf("kubectl apply -k datadog/ differs from datadog/datadog-agent.yaml")
+	}
+}
+
+// scripts/deploy.sh applies the StorageClass file alone (before dapr init -k); kubectl apply -k
+// kubernetes/ must apply the very same object, or the two would fight over it.
+func TestStorageClassFileIsWhatKustomizeApplies(t *testing.T) {
+	repo, _, schemas, app := fixtures(t)
+	plain, err := ReadManifests(filepath.Join(repo, "kubernetes", "storage", "gp3-storageclass.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireNoErrors(t, "storage", schemas.ValidateAll(plain))
+	if len(plain) != 1 {
+		t.Fatalf("want one StorageClass in the file, got %d objects", len(plain))
+	}
+	got := mustFind(t, app, "StorageClass", plain[0].Name())
+	if !reflect.DeepEqual(normalize(plain[0].Map), normalize(got.Map)) {
+		t.Errorf("the StorageClass kustomize renders differs from kubernetes/storage/gp3-storageclass.yaml")
+	}
+	if str(got.Map, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class") != "true" ||
+		str(got.Map, "provisioner") != "ebs.csi.aws.com" || str(got.Map, "volumeBindingMode") != "WaitForFirstConsumer" ||
+		str(got.Map, "parameters", "type") != "gp3" || str(got.Map, "parameters", "encrypted") != "true" {
+		t.Errorf("want the default, encrypted gp3 StorageClass of the EBS CSI driver, bound when a pod uses it; got %v", got.Map)
+	}
+}
+
+func TestEksctlClusterMatchesEksctlSchema(t *testing.T) {
+	repo, _, _, _ := fixtures(t)
+	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, source, err := LoadEksctlSchema()
+	if errors.Is(err, ErrNoEksctlSchema) {
+		t.Skip("eksctl's JSON schema is not reachable here (its Go module is not on the module proxy): " +
+			"install eksctl or set EKSCTL_SCHEMA_JSON to the output of `eksctl utils schema` to run this test")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("eksctl schema from %s", source)
+	for _, o := range objs {
+		if err := ValidateEksctl(s, o); err != nil {
+			t.Errorf("eksctl/cluster.yaml: %v", err)
+		}
+	}
+}
+
+// The cluster runs the Kubernetes minor whose schema the manifests are validated against.
+func TestEksctlVersionIsTheValidatedKubernetesMinor(t *testing.T) {
+	repo, pins, _, _ := fixtures(t)
+	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if v := str(o.Map, "metadata", "version"); v != pins.KubernetesMinor() {
+			t.Errorf("eksctl/cluster.yaml metadata.version %q, but the manifests are validated against Kubernetes %s", v, pins.KubernetesSchema)
+		}
+	}
+	if v, ok := pinFromEnvFile(t, repo, "KUBERNETES_VERSION"); ok && v != pins.KubernetesMinor() {
+		t.Errorf("scripts/versions.env KUBERNETES_VERSION=%s, but the schema version is %s", v, pins.KubernetesSchema)
+	}
+}
+
+func pinFromEnvFile(t *testing.T, repo, key string) (string, bool) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repo, "scripts", "versions.env"))
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && k == key {
+			return strings.TrimPrefix(strings.Trim(v, `"'`), "v"), true
+		}
+	}
+	return "", false
+}
+
+// The validators are strict: a broken copy of each kind of object fails. Without these, a
+// validator that accepted everything would pass the tests above.
+func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
+	repo, _, schemas, app := fixtures(t)
+	dd, err := ReadManifests(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, kind, obj string
+		fromDatadog     bool
+		breakIt         func(m map[string]any)
+		want            string
+	}{
+		{"unknown field in a container", "Deployment", "comms", false, func(m map[string]any) {
+			Set(m, "Always", "spec", "template", "spec", "containers", 0, "imagePullPolcy")
+		}, "imagePullPolcy"},
+		{"unknown field in a probe", "Deployment", "greeter", false, func(m map[string]any) {
+			Set(m, "/x", "spec", "template", "spec", "containers", 0, "livenessProbe", "httpGet", "pth")
+		}, "pth"},
+		{"wrong type", "Deployment", "comms", false, func(m map[string]any) {
+			Set(m, "two", "spec", "replicas")
+		}, "replicas"},
+		{"missing required field", "Service", "comms-service", false, func(m map[string]any) {
+			Set(m, nil, "spec", "ports", 0, "port")
+		}, "port"},
+		{"unknown metadata field", "Service", "greeter-service", false, func(m map[string]any) {
+			Set(m, map[string]any{"a": "b"}, "metadata", "lables")
+		}, "lables"},
+		{"invalid label value", "Deployment", "comms", false, func(m map[string]any) {
+			Set(m, "not a valid value!", "metadata", "labels", "tags.datadoghq.com/version")
+		}, "metadata.labels"},
+		{"unknown field in the Dapr Configuration", "Configuration", "dapr-config", false, func(m map[string]any) {
+			Set(m, "x:4318", "spec", "tracing", "otel", "endpoint")
+		}, "endpoint"},
+		{"Dapr otel exporter without required isSecure", "Configuration", "dapr-config", false, func(m map[string]any) {
+			Set(m, nil, "spec", "tracing", "otel", "isSecure")
+		}, "isSecure"},
+		{"unknown field in the DatadogAgent", "DatadogAgent", "datadog", true, func(m map[string]any) {
+			Set(m, map[string]any{}, "spec", "features", "otlp", "reciever")
+		}, "reciever"},
+		{"wrong type in the DatadogAgent", "DatadogAgent", "datadog", true, func(m map[string]any) {
+			Set(m, "yes", "spec", "features", "apm", "enabled")
+		}, "enabled"},
+		{"namespace on a cluster-scoped kind", "StorageClass", "gp3", false, func(m map[string]any) {
+			Set(m, "dapr-services", "metadata", "namespace")
+		}, "namespace"},
+		{"unknown kind", "Namespace", "dapr-services", false, func(m map[string]any) {
+			Set(m, "Namespce", "kind")
+		}, "Namespce"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := app
+			if c.fromDatadog {
+				src = dd
+			}
+			objs := DeepCopy(src)
+			o := mustFind(t, objs, c.kind, c.obj)
+			if errs := schemas.Validate(*o); len(errs) != 0 {
+				t.Fatalf("the original is not valid: %v", errs)
+			}
+			c.breakIt(o.Map)
+			errs := schemas.Validate(*o)
+			if len(errs) == 0 {
+				t.Fatalf("the broken copy passed validation")
+			}
+			if !strings.Contains(errors.Join(errs...).Error(), c.want) {
+				t.Errorf("errors do not mention %q: %v", c.want, errs)
+			}
+		})
+	}
+}
+
+func TestEksctlSchemaRejectsUnknownField(t *testing.T) {
+	repo, _, _, _ := fixtures(t)
+	s, _, err := LoadEksctlSchema()
+	if errors.Is(err, ErrNoEksctlSchema) {
+		t.Skip("eksctl's JSON schema is not reachable here; see TestEksctlClusterMatchesEksctlSchema")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := DeepCopy(objs)
+	Set(broken[0].Map, "m6g.large", "managedNodeGroups", 0, "instanceTyp")
+	if ValidateEksctl(s, broken[0]) == nil {
+		t.Errorf("eksctl's schema accepted an unknown field")
+	}
+}
