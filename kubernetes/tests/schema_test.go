@@ -11,7 +11,8 @@ import (
 
 func TestKubernetesManifestsMatchUpstreamSchemas(t *testing.T) {
 	_, pins, schemas, app := fixtures(t)
-	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s", pins.KubernetesSchema, pins.Dapr, pins.DatadogOperator)
+	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s (from scripts/versions.env: %v; the rest are tests/versions.go defaults)",
+		pins.KubernetesSchema, pins.Dapr, pins.DatadogOperator, pins.FromFile)
 	if len(app) < 8 {
 		t.Fatalf("kubectl apply -k kubernetes/ would apply only %d objects", len(app))
 	}
