@@ -22,14 +22,7 @@ Options:
 EOF_USAGE
 }
 
-while (($#)); do
-  case "$1" in
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-  shift
-done
+parse_dry_run_args "$@"
 
 PORT=${PORT:-9999}
 valid_port "$PORT" || die "PORT must be a port number 1-65535, got: $PORT"

@@ -71,19 +71,6 @@ on_failure_hint() {
   echo "  aws eks describe-cluster --name $CLUSTER_NAME --region $AWS_REGION_OF_CLUSTER"
 }
 
-# Prints the EKS cluster status (ACTIVE, CREATING, ...) or NONE.
-cluster_status() {
-  local out
-  if out=$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" \
-    --query cluster.status --output text 2>&1); then
-    printf '%s' "$out"
-  elif [[ "$out" == *ResourceNotFoundException* ]]; then
-    printf 'NONE'
-  else
-    die "cannot look up cluster $CLUSTER_NAME: $out"
-  fi
-}
-
 # Deletes the scheduler's claims and waits until their volumes (EBS, reclaim policy Delete) are gone,
 # which must happen while the cluster's CSI driver still runs, or the volumes outlive the cluster.
 delete_dapr_volumes() {

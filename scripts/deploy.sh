@@ -32,14 +32,7 @@ Options:
 EOF
 }
 
-while (($#)); do
-  case "$1" in
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-  shift
-done
+parse_dry_run_args "$@"
 
 # ---- Preflight: everything is checked before anything is changed. ------------------------------
 load_versions
@@ -93,19 +86,6 @@ on_failure_hint() {
 }
 
 # ---- Helpers that only read the current state (never called in a dry run). ----------------------
-
-# Prints the EKS cluster status (ACTIVE, CREATING, ...) or NONE when there is no such cluster.
-cluster_status() {
-  local out
-  if out=$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" \
-    --query cluster.status --output text 2>&1); then
-    printf '%s' "$out"
-  elif [[ "$out" == *ResourceNotFoundException* ]]; then
-    printf 'NONE'
-  else
-    die "cannot look up cluster $CLUSTER_NAME: $out"
-  fi
-}
 
 # Prints the Dapr control plane version installed in the cluster, or nothing.
 installed_dapr_version() {

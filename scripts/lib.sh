@@ -247,6 +247,33 @@ valid_port() {
   [[ "$1" =~ ^[0-9]{1,5}$ ]] && (("$1" >= 1 && "$1" <= 65535))
 }
 
+# parse_dry_run_args "$@" : the options every cloud script takes, --dry-run and -h/--help (the
+# caller defines usage()); anything else is refused with the usage.
+parse_dry_run_args() {
+  while (($#)); do
+    case "$1" in
+      --dry-run) DRY_RUN=1 ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown argument: $1" ;;
+    esac
+    shift
+  done
+}
+
+# cluster_status : the status of EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER (ACTIVE,
+# CREATING, ...), or NONE when there is no such cluster. Reads the cloud: never call it in a dry run.
+cluster_status() {
+  local out
+  if out=$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" \
+    --query cluster.status --output text 2>&1); then
+    printf '%s' "$out"
+  elif [[ "$out" == *ResourceNotFoundException* ]]; then
+    printf 'NONE'
+  else
+    die "cannot look up cluster $CLUSTER_NAME: $out"
+  fi
+}
+
 _lib_on_exit() {
   local rc=$?
   local d

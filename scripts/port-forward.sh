@@ -23,14 +23,7 @@ Options:
 EOF_USAGE
 }
 
-while (($#)); do
-  case "$1" in
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-  shift
-done
+parse_dry_run_args "$@"
 
 NAMESPACE=dapr-services
 SERVICE=comms-service
