@@ -22,6 +22,9 @@ final class DaprStack implements AutoCloseable {
 
 	private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
 
+	/** The deployment environment the apps are told they run in, as Datadog's env tag. */
+	static final String ENVIRONMENT = "e2e";
+
 	private final OtlpReceiver receiver;
 
 	private final Path workDir;
@@ -95,10 +98,6 @@ final class DaprStack implements AutoCloseable {
 		return this.commsApp;
 	}
 
-	ManagedProcess greeterApp() {
-		return this.greeterApp;
-	}
-
 	void stopGreeterApp() {
 		stop(this.greeterApp);
 	}
@@ -117,6 +116,8 @@ final class DaprStack implements AutoCloseable {
 		Map<String, String> env = new LinkedHashMap<>(extraEnv);
 		env.put("SERVER_PORT", String.valueOf(node.appPort));
 		env.put("MANAGEMENT_OTLP_TRACING_ENDPOINT", this.receiver.tracesUrl());
+		// As kubernetes/base sets it, from Datadog's unified service tags.
+		env.put("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=" + ENVIRONMENT + ",service.version=e2e");
 		String java = ProcessHandle.current().info().command().orElse("java");
 		List<String> command = List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar",
 				requiredFile(jarProperty).toString());

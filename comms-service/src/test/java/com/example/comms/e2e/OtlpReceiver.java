@@ -33,7 +33,7 @@ final class OtlpReceiver implements AutoCloseable {
 
 	/** One decoded span, with what its resource says about who sent it. */
 	record ReceivedSpan(String traceId, String spanId, String parentSpanId, String name, Span.SpanKind kind,
-			Status.StatusCode status, String service, String sdkLanguage, String scope) {
+			Status.StatusCode status, String service, String sdkLanguage, String environment, String scope) {
 
 		/** daprd sets no telemetry.sdk.language; it names its instrumentation scope instead. */
 		boolean fromDaprd() {
@@ -139,12 +139,13 @@ final class OtlpReceiver implements AutoCloseable {
 			Resource resource = resourceSpans.getResource();
 			String service = attribute(resource, "service.name");
 			String language = attribute(resource, "telemetry.sdk.language");
+			String environment = attribute(resource, "deployment.environment.name");
 			for (ScopeSpans scopeSpans : resourceSpans.getScopeSpansList()) {
 				for (Span span : scopeSpans.getSpansList()) {
 					result.add(new ReceivedSpan(hex.formatHex(span.getTraceId().toByteArray()),
 							hex.formatHex(span.getSpanId().toByteArray()),
 							hex.formatHex(span.getParentSpanId().toByteArray()), span.getName(), span.getKind(),
-							span.getStatus().getCode(), service, language, scopeSpans.getScope().getName()));
+							span.getStatus().getCode(), service, language, environment, scopeSpans.getScope().getName()));
 				}
 			}
 		}

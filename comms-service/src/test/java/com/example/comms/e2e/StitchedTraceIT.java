@@ -1,21 +1,12 @@
 package com.example.comms.e2e;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpRequest.BodyPublishers;
-import java.net.http.HttpResponse;
-import java.net.http.HttpResponse.BodyHandlers;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static com.example.comms.e2e.Traces.app;
 import static com.example.comms.e2e.Traces.childOf;
@@ -27,45 +18,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** One POST /greet through real daprd sidecars gives one trace: comms → its sidecar → greeter's sidecar → greeter. */
 class StitchedTraceIT {
 
-	private static OtlpReceiver receiver;
-
-	private static DaprStack stack;
-
-	@BeforeAll
-	static void startStack() throws Exception {
-		receiver = new OtlpReceiver();
-		stack = DaprStack.start(receiver, Path.of(System.getProperty("e2e.workDir"), "stitched-trace"));
-	}
-
-	@AfterAll
-	static void stopStack() {
-		if (stack != null) {
-			stack.close();
-		}
-		if (receiver != null) {
-			receiver.close();
-		}
-	}
+	@RegisterExtension
+	static final RealDaprStack real = new RealDaprStack();
 
 	@Test
 	void oneRequestGivesOneTraceAcrossBothSidecars() throws Exception {
-		String traceId = Traces.randomHex(16);
-		String callerSpanId = Traces.randomHex(8);
+		RealDaprStack.Greeting greeting = real.greet();
 
-		HttpResponse<String> response = HttpClient.newHttpClient()
-			.send(HttpRequest.newBuilder(URI.create(stack.commsUrl("/greet")))
-				.header("Content-Type", "application/json")
-				.header("traceparent", "00-" + traceId + "-" + callerSpanId + "-01")
-				.POST(BodyPublishers.ofString("{\"name\":\"Ada\"}"))
-				.timeout(Duration.ofSeconds(30))
-				.build(), BodyHandlers.ofString());
-
-		assertThat(response.statusCode()).isEqualTo(200);
+		assertThat(greeting.status()).isEqualTo(200);
 		// The answer came from greeter, through both sidecars.
-		assertThat(new ObjectMapper().readTree(response.body())).as(stack.logs()).isEqualTo(new ObjectMapper()
-			.readTree("{\"message\":\"Hello, Ada!\",\"service\":\"greeter\",\"fallback\":false}"));
+		assertThat(greeting.reply()).as(real.stack().logs())
+			.isEqualTo(RealDaprStack.parse("{\"message\":\"Hello, Ada!\",\"service\":\"greeter\",\"fallback\":false}"));
 
-		List<ReceivedSpan> trace = receiver.awaitTrace(traceId, StitchedTraceIT::reachesGreeterApp,
+		String callerSpanId = greeting.callerSpanId();
+		List<ReceivedSpan> trace = real.receiver().awaitTrace(greeting.traceId(), StitchedTraceIT::reachesGreeterApp,
 				Duration.ofSeconds(60));
 		String spans = describe(trace);
 
@@ -87,7 +53,10 @@ class StitchedTraceIT {
 		assertThat(trace).as("span names carry routes, never the caller's name" + spans)
 			.noneMatch(span -> span.name().contains("Ada"));
 		assertThat(greeterApp.name()).as(spans).contains("/greet");
-		assertThat(receiver.rejected()).as("exports that were not OTLP protobuf").isEmpty();
+		// Datadog's env tag comes from this resource attribute (OTEL_RESOURCE_ATTRIBUTES in Kubernetes).
+		assertThat(List.of(commsApp.environment(), greeterApp.environment())).as("deployment.environment.name")
+			.containsOnly(DaprStack.ENVIRONMENT);
+		assertThat(real.receiver().rejected()).as("exports that were not OTLP protobuf").isEmpty();
 	}
 
 	private static boolean reachesGreeterApp(List<ReceivedSpan> trace) {

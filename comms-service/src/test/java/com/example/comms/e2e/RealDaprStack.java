@@ -1,0 +1,81 @@
+package com.example.comms.e2e;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * A test class's stack: an OTLP receiver and {@link DaprStack} started before its tests and
+ * stopped after them, whatever happened. Register with {@code @RegisterExtension static}.
+ */
+final class RealDaprStack implements BeforeAllCallback, AfterAllCallback {
+
+	/** One POST /greet: what comms answered, how long it took, and the trace it was sent in. */
+	record Greeting(int status, JsonNode reply, Duration took, String traceId, String callerSpanId) {
+	}
+
+	private static final ObjectMapper json = new ObjectMapper();
+
+	private final HttpClient http = HttpClient.newHttpClient();
+
+	private OtlpReceiver receiver;
+
+	private DaprStack stack;
+
+	@Override
+	public void beforeAll(ExtensionContext context) throws Exception {
+		this.receiver = new OtlpReceiver();
+		this.stack = DaprStack.start(this.receiver,
+				Path.of(System.getProperty("e2e.workDir"), context.getRequiredTestClass().getSimpleName()));
+	}
+
+	@Override
+	public void afterAll(ExtensionContext context) {
+		if (this.stack != null) {
+			this.stack.close();
+		}
+		if (this.receiver != null) {
+			this.receiver.close();
+		}
+	}
+
+	OtlpReceiver receiver() {
+		return this.receiver;
+	}
+
+	DaprStack stack() {
+		return this.stack;
+	}
+
+	/** POST /greet for Ada to comms, as a caller whose own span is the parent, in a new trace. */
+	Greeting greet() throws Exception {
+		String traceId = Traces.randomHex(16);
+		String callerSpanId = Traces.randomHex(8);
+		long started = System.nanoTime();
+		HttpRequest request = HttpRequest.newBuilder(URI.create(this.stack.commsUrl("/greet")))
+			.header("Content-Type", "application/json")
+			.header("traceparent", "00-" + traceId + "-" + callerSpanId + "-01")
+			.POST(BodyPublishers.ofString("{\"name\":\"Ada\"}"))
+			.timeout(Duration.ofSeconds(30))
+			.build();
+		HttpResponse<String> response = this.http.send(request, BodyHandlers.ofString());
+		return new Greeting(response.statusCode(), json.readTree(response.body()),
+				Duration.ofNanos(System.nanoTime() - started), traceId, callerSpanId);
+	}
+
+	static JsonNode parse(String value) throws Exception {
+		return json.readTree(value);
+	}
+
+}
