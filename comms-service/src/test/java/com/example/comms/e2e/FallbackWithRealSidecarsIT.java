@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import io.opentelemetry.proto.trace.v1.Status.StatusCode;
 import org.junit.jupiter.api.BeforeAll;
@@ -96,6 +97,18 @@ class FallbackWithRealSidecarsIT {
 		assertThat(trace.stream().filter(daprd("comms")))
 			.as("comms' sidecar marks the failed invocation as an error too" + spans)
 			.anyMatch(span -> span.status() == StatusCode.STATUS_CODE_ERROR);
+		assertFallbackLoggedInTrace(greeting.traceId(), commsApp.spanId());
+	}
+
+	/** One JSON object per line, carrying trace_id and span_id, so Datadog ties the line to its trace. */
+	private void assertFallbackLoggedInTrace(String traceId, String spanId) throws Exception {
+		List<String> lines = real.stack().commsApp().log().lines().filter(line -> line.contains(traceId)).toList();
+		assertThat(lines).as("comms' log lines of trace " + traceId).hasSize(1);
+		JsonNode line = RealDaprStack.parse(lines.get(0));
+		assertThat(line.path("trace_id").asText()).isEqualTo(traceId);
+		assertThat(line.path("span_id").asText()).isEqualTo(spanId);
+		assertThat(line.path("level").asText()).isEqualTo("WARN");
+		assertThat(line.path("message").asText()).contains("greeter unavailable").doesNotContain("Ada");
 	}
 
 }
