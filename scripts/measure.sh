@@ -38,8 +38,17 @@ for var in COMMS_PORT COMMS_DAPR_HTTP_PORT COMMS_DAPR_GRPC_PORT COMMS_DAPR_METRI
 done
 make_temp_dir RUN_DIR
 export LOCAL_RUN_DIR="$RUN_DIR"
-# The flags of the container image (the Jib <jvmFlags> in pom.xml), with the heap its limit gives.
-export APP_JAVA_OPTS="-Xmx$HEAP -XX:+UseSerialGC -Xss512k -XX:+ExitOnOutOfMemoryError"
+# The container image's own JVM flags, read from the Jib <jvmFlags> in pom.xml, with the heap that
+# MaxRAMPercentage would give under the container's memory limit made explicit.
+image_jvm_flags() {
+  python3 - "$REPO_ROOT/pom.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+flags = [f.text.strip() for f in ET.parse(sys.argv[1]).getroot().iterfind(".//m:jvmFlags/m:jvmFlag", ns)]
+print(" ".join(f for f in flags if not f.startswith("-XX:MaxRAMPercentage")))
+PY
+}
+export APP_JAVA_OPTS="-Xmx$HEAP $(image_jvm_flags)"
 
 # Runs before lib.sh's own exit handler, which then removes the run directory.
 stop_stack() {
