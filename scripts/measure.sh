@@ -48,7 +48,8 @@ flags = [f.text.strip() for f in ET.parse(sys.argv[1]).getroot().iterfind(".//m:
 print(" ".join(f for f in flags if not f.startswith("-XX:MaxRAMPercentage")))
 PY
 }
-export APP_JAVA_OPTS="-Xmx$HEAP $(image_jvm_flags)"
+APP_JAVA_OPTS="-Xmx$HEAP $(image_jvm_flags)"
+export APP_JAVA_OPTS
 
 # Runs before lib.sh's own exit handler, which then removes the run directory.
 stop_stack() {
