@@ -37,7 +37,7 @@ cd "$REPO_ROOT"
 daprd=""
 need_daprd() {
   if [[ -z "$daprd" ]]; then
-    log "daprd (first build on a new machine: about 15 minutes; later runs reuse ~/.dapr/bin/daprd)"
+    log "daprd (first build on a new machine: about 9 minutes; later runs reuse ~/.dapr/bin/daprd)"
     # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
     daprd="$("$SCRIPTS_DIR/daprd.sh")" || return 1
     info "using $daprd"
