@@ -1,0 +1,26 @@
+package com.example.greeter.system;
+
+import io.micrometer.observation.ObservationPredicate;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.http.server.observation.ServerRequestObservationContext;
+
+@Configuration(proxyBeanMethods = false)
+class ObservabilityConfiguration {
+
+	/**
+	 * Probes are not traffic: kubelet and Dapr's app health check call /actuator/health/* and
+	 * /health every few seconds, which would be a trace each; nor are the sidecar's start-up
+	 * queries (/dapr/config, /dapr/subscribe). They are neither traced nor timed.
+	 */
+	@Bean
+	ObservationPredicate noHealthCheckObservations() {
+		return (name, context) -> !(context instanceof ServerRequestObservationContext request)
+				|| !isHealthCheck(request.getCarrier().getRequestURI());
+	}
+
+	private static boolean isHealthCheck(String path) {
+		return path.equals("/health") || path.startsWith("/actuator/") || path.startsWith("/dapr/");
+	}
+
+}
