@@ -92,10 +92,6 @@ final class ManagedProcess implements AutoCloseable {
 		return this.process.pid();
 	}
 
-	boolean isAlive() {
-		return this.process.isAlive();
-	}
-
 	@Override
 	public void close() {
 		stop();

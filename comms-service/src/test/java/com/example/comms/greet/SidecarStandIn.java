@@ -77,10 +77,6 @@ final class SidecarStandIn implements AutoCloseable {
 		return this.received.poll(timeout, unit);
 	}
 
-	int pendingRequests() {
-		return this.received.size();
-	}
-
 	void forgetRequests() {
 		this.received.clear();
 	}
