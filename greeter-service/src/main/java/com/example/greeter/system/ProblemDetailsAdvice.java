@@ -15,7 +15,6 @@ import org.springframework.web.bind.MethodArgumentNotValidException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
-import org.springframework.web.method.HandlerMethod;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
 /**
@@ -53,18 +52,6 @@ class ProblemDetailsAdvice extends ResponseEntityExceptionHandler {
 				"Request body must be a JSON object like {\"name\": \"Ada\"}");
 		problem.setTitle("Malformed request");
 		return handleExceptionInternal(ex, problem, headers, HttpStatus.BAD_REQUEST, request);
-	}
-
-	/** The Dapr SDK's actor endpoints are for the sidecar; this app hosts no actors. */
-	@ExceptionHandler(IllegalArgumentException.class)
-	ProblemDetail handleIllegalArgument(IllegalArgumentException ex, HandlerMethod handler) {
-		if (handler != null && handler.getBeanType().getPackageName().startsWith("io.dapr.springboot")) {
-			ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND,
-					"This application hosts no Dapr actors");
-			problem.setTitle("Not Found");
-			return problem;
-		}
-		return handleUnexpected(ex);
 	}
 
 	@ExceptionHandler(Exception.class)

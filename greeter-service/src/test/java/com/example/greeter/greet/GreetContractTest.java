@@ -151,17 +151,9 @@ class GreetContractTest {
 	}
 
 	@ParameterizedTest
-	@ValueSource(strings = { "/", "/greeting", "/greet/extra", "/actuator/env", "/actuator/prometheus" })
+	@ValueSource(strings = { "/", "/greeting", "/greet/extra", "/actuator/env", "/actuator/prometheus", "/dapr/config" })
 	void answersUnknownPathsWith404(String path) throws Exception {
 		assertProblem(send(HttpRequest.newBuilder(uri(path)).GET()), 404);
-	}
-
-	@Test
-	void keepsDaprActorEndpointsFromFailingWith5xx() throws Exception {
-		HttpResponse<String> response = send(
-				HttpRequest.newBuilder(uri("/actors/anything/1/method/run")).PUT(BodyPublishers.ofString("{}")));
-
-		assertProblem(response, 404);
 	}
 
 	@ParameterizedTest
