@@ -16,7 +16,7 @@ healthy; sends one POST /greet with a trace id it makes; prints the answer and t
 Refuses if a port it needs is taken. On any failure it names the step, shows the end of the failing
 process's log, and stops everything it started. Stop with scripts/local-down.sh.
 
-Environment (defaults are the ports of DESIGN.md):
+Environment (defaults: the ports in the README):
   COMMS_PORT=8080  COMMS_DAPR_HTTP_PORT=3500  COMMS_DAPR_GRPC_PORT=50001  COMMS_DAPR_METRICS_PORT=9090
   GREETER_PORT=8081  GREETER_DAPR_HTTP_PORT=3501  GREETER_DAPR_GRPC_PORT=50002  GREETER_DAPR_METRICS_PORT=9091
   ZIPKIN_PORT=9411
@@ -24,7 +24,8 @@ Environment (defaults are the ports of DESIGN.md):
   DAPRD             a daprd binary to use instead of the one scripts/daprd.sh provides
   STARTUP_TIMEOUT   seconds to wait for everything to be healthy (default 180)
   TRACE_TIMEOUT     seconds to wait for the trace to reach Zipkin (default 60)
-  APP_JAVA_OPTS     JVM options of the two apps; ZIPKIN_JAVA_OPTS those of Zipkin
+  APP_JAVA_OPTS     JVM options of the two apps (default: the container image's, from pom.xml)
+  ZIPKIN_JAVA_OPTS  those of Zipkin; ZIPKIN_MAX_SPANS the spans it keeps (default 50000)
 EOF
 }
 
@@ -49,9 +50,11 @@ ZIPKIN_PORT="${ZIPKIN_PORT:-9411}"
 RUN_DIR="${LOCAL_RUN_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/dapr-tracing-demo/local}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-180}"
 TRACE_TIMEOUT="${TRACE_TIMEOUT:-60}"
-# C1 JIT only: the three JVMs start noticeably faster on a small machine; plenty for a demo's load.
-APP_JAVA_OPTS="${APP_JAVA_OPTS:--XX:TieredStopAtLevel=1 -Xmx384m}"
-ZIPKIN_JAVA_OPTS="${ZIPKIN_JAVA_OPTS:--XX:TieredStopAtLevel=1 -Xmx512m}"
+APP_JAVA_OPTS="${APP_JAVA_OPTS:-$(app_jvm_flags)}"
+ZIPKIN_JAVA_OPTS="${ZIPKIN_JAVA_OPTS:--XX:TieredStopAtLevel=1 -Xmx256m}"
+# Zipkin keeps spans in memory and drops the oldest traces past this: sized so that the heap above
+# never fills (its default, 500,000 spans, does not fit and ends in a full-GC spiral under load).
+ZIPKIN_MAX_SPANS="${ZIPKIN_MAX_SPANS:-50000}"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo"
 
 LOG_DIR="$RUN_DIR/logs"
@@ -282,7 +285,7 @@ read -r -a app_java_opts <<<"$APP_JAVA_OPTS"
 read -r -a zipkin_java_opts <<<"$ZIPKIN_JAVA_OPTS"
 
 # Zipkin on loopback only (its default is every interface).
-start zipkin env "QUERY_PORT=$ZIPKIN_PORT" java "$MARKER" "${zipkin_java_opts[@]}" -jar "$ZIPKIN_JAR" \
+start zipkin env "QUERY_PORT=$ZIPKIN_PORT" "MEM_MAX_SPANS=$ZIPKIN_MAX_SPANS" java "$MARKER" "${zipkin_java_opts[@]}" -jar "$ZIPKIN_JAR" \
   "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].port=$ZIPKIN_PORT" "--armeria.ports[0].protocols[0]=http"
 start greeter env "${app_env[@]}" "SERVER_PORT=$GREETER_PORT" \
   java "$MARKER" "${app_java_opts[@]}" -jar "$GREETER_JAR"
