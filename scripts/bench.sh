@@ -19,13 +19,14 @@ Usage: scripts/bench.sh [--short] [--out FILE]
 Environment:
   RATES        open-loop rates in requests/s, per layer (default "100 300 600")
   DURATION     seconds per rate and for the closed loop (default 20)
-  WARMUP       seconds of 300 requests/s through comms before measuring, for the JIT (default 120)
+  WARMUP       seconds of 300 requests/s through comms before measuring (default 180: by then the
+               JIT's compiler threads take 1-3% of the apps' CPU in the measured runs)
   MAX_WORKERS  concurrent requests of the closed loop (default 16)
   APP_JAVA_OPTS  the apps' JVM flags (default: the container image's, from pom.xml)
 
 Layers, each POST {"name":"Ada"}: greeter (the app), greeter-sidecar (through greeter's daprd),
 both-sidecars (comms' daprd -> greeter's daprd -> greeter), full (comms and both sidecars).
-Exits 1 when a request errored or the stack failed. Takes about 7 minutes; --short about 1.
+Exits 1 when a request errored or the stack failed. Takes about 9 minutes; --short about 1.
 EOF
 }
 
@@ -44,7 +45,7 @@ done
 if [[ "$SHORT" == true ]]; then
   RATES="${RATES:-50}" DURATION="${DURATION:-3}" WARMUP="${WARMUP:-3}" CLOSED_SECONDS=2 SAMPLES=1
 else
-  RATES="${RATES:-100 300 600}" DURATION="${DURATION:-20}" WARMUP="${WARMUP:-120}" CLOSED_SECONDS=$DURATION SAMPLES=3
+  RATES="${RATES:-100 300 600}" DURATION="${DURATION:-20}" WARMUP="${WARMUP:-180}" CLOSED_SECONDS=$DURATION SAMPLES=3
 fi
 MAX_WORKERS="${MAX_WORKERS:-16}"
 read -r -a rates <<<"$RATES"
