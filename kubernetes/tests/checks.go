@@ -41,7 +41,7 @@ var Checks = map[string]Check{
 	"DatadogAgentMatchesClusterAndApp": CheckDatadogAgent,
 }
 
-// The endpoints both apps serve on their server port (DESIGN.md), used when an app's
+// The endpoints both apps serve on their server port (the README, section The API), used when an app's
 // application.yaml does not exist yet.
 var contractEndpoints = []string{"/actuator/health/liveness", "/actuator/health/readiness", "/health"}
 
@@ -198,7 +198,7 @@ func (b *Bundle) servedPaths(d Deployment) (paths []string, why string) {
 	a := b.appOf(d)
 	c := d.AppContainer()
 	if a.File == "" {
-		return contractEndpoints, "DESIGN.md (no application.yaml in " + a.Module + " yet)"
+		return contractEndpoints, "the README's contract (no application.yaml in " + a.Module + " yet)"
 	}
 	if mp := a.Property("management.server.port", c, ""); mp != "" && mp != a.Property("server.port", c, defaultServerPort) {
 		return nil, a.File + ": actuator is on management.server.port " + mp + ", not on the server port"

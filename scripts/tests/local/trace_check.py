@@ -1,7 +1,7 @@
 """Checks one trace in Zipkin: `trace_check.py ZIPKIN_URL TRACE_ID TIMEOUT_SECONDS`.
 
 Polls Zipkin's API until the trace is complete or the time runs out (no fixed sleep), then asserts the
-edges DESIGN.md requires, written as edges between services:
+edges the README describes, written as edges between services:
   comms(app) SERVER  ->  comms(daprd) CLIENT  ->  greeter(daprd) SERVER  ->  greeter(app) SERVER
 A span is a sidecar's when it carries Dapr's own attributes (dapr.api / dapr.protocol ...), an app's
 otherwise. Every span shares the trace id, and only the root's parent is outside the trace (the

@@ -16,7 +16,7 @@ import org.yaml.snakeyaml.Yaml;
 
 /**
  * comms and greeter, each with a real daprd sidecar, on free loopback ports: the request path of
- * DESIGN.md on one machine. Sidecars and apps export their spans to the given OTLP receiver.
+ * the README on one machine. Sidecars and apps export their spans to the given OTLP receiver.
  */
 final class DaprStack implements AutoCloseable {
 

@@ -21,7 +21,7 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The contract of DESIGN.md, over real HTTP against the running app. */
+/** The contract in the README (section The API), over real HTTP against the running app. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 class GreetContractTest {
 
