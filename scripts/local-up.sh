@@ -108,19 +108,6 @@ maven() {
   fi
 }
 
-port_in_use() {
-  local port=$1
-  # Something accepts connections on loopback...
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    return 0
-  fi
-  # ...or holds the port on any address (ss is on Linux; elsewhere the connect test stands alone).
-  if command -v ss >/dev/null 2>&1 && [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]; then
-    return 0
-  fi
-  return 1
-}
-
 # alive PID: running, not a zombie.
 alive() {
   local stat

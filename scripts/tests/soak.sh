@@ -49,7 +49,6 @@ HZ=$(getconf CLK_TCK)
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/soak.XXXXXX")"
 export LOCAL_RUN_DIR="$WORK/run"
-PASSED=0 FAILED=0 FAILED_NAMES=()
 SUITE_STARTED=$SECONDS
 
 # Processes whose command line names this run dir: local-up marks all of its own so.
@@ -65,22 +64,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '%s\n' "$*" >&2; }
-fail() { say "  $*"; return 1; }
-show() { sed 's/^/  | /' "$1" >&2; }
-
-run_test() {
-  local name=$1 started=$SECONDS
-  say "--- $name"
-  if "$name"; then
-    PASSED=$((PASSED + 1))
-    say "ok   $name ($((SECONDS - started))s)"
-  else
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$name")
-    say "FAIL $name ($((SECONDS - started))s)"
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=local/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/local/harness.sh"
 
 read -r -a PORTS <<<"$(free_ports 9)"
 export ZIPKIN_PORT=${PORTS[0]} GREETER_PORT=${PORTS[1]} GREETER_DAPR_HTTP_PORT=${PORTS[2]} \
@@ -215,6 +200,4 @@ fi
 run_test localDownStopsEverythingWithoutKill
 
 say "soak took $((SECONDS - SUITE_STARTED))s"
-((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
-echo "$PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish

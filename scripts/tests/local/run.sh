@@ -14,7 +14,6 @@ source "$SCRIPTS/versions.env"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/local-tests.XXXXXX")"
 export LOCAL_RUN_DIR="$WORK/run"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo"
-PASSED=0 FAILED=0 FAILED_NAMES=()
 BLOCKER_PID=""
 SUITE_STARTED=$SECONDS
 
@@ -30,26 +29,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say() { printf '%s\n' "$*" >&2; }
-
-# run_test NAME : runs the function NAME; it returns non-zero, after saying why, when it fails.
-run_test() {
-  local name=$1 started=$SECONDS
-  say "--- $name"
-  if "$name"; then
-    PASSED=$((PASSED + 1))
-    say "ok   $name ($((SECONDS - started))s)"
-  else
-    FAILED=$((FAILED + 1))
-    FAILED_NAMES+=("$name")
-    say "FAIL $name ($((SECONDS - started))s)"
-  fi
-}
-
-fail() { say "  $*"; return 1; }
-
-# show FILE : the output of a command under test, when a test fails on it.
-show() { sed 's/^/  | /' "$1" >&2; }
+# shellcheck source-path=SCRIPTDIR source=harness.sh
+source "$HERE/harness.sh"
 
 # Nine free loopback ports for the stack, plus two spare (one is the port nobody listens on).
 mapfile -t PORTS < <(python3 - <<'EOF'
@@ -359,6 +340,4 @@ run_test anInterruptedLocalUpStopsWhatItStarted
 run_test benchMeasuresEveryLayerAndCleansUp
 
 say "local-up runs: ${UP_SECONDS[*]:-none}; suite took $((SECONDS - SUITE_STARTED))s"
-((FAILED == 0)) || say "failed: ${FAILED_NAMES[*]}"
-echo "$PASSED passed, $FAILED failed"
-((FAILED == 0))
+finish
