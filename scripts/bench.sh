@@ -22,6 +22,7 @@ Environment:
   WARMUP       seconds of 300 requests/s through comms before measuring (default 180: by then the
                JIT's compiler threads take 1-3% of the apps' CPU in the measured runs)
   MAX_WORKERS  concurrent requests of the closed loop (default 16)
+  LAYERS       the layers to measure (default "full both-sidecars greeter-sidecar greeter")
   APP_JAVA_OPTS  the apps' JVM flags (default: the container image's, from pom.xml)
 
 Layers, each POST {"name":"Ada"}: greeter (the app), greeter-sidecar (through greeter's daprd),
@@ -48,6 +49,11 @@ else
   RATES="${RATES:-100 300 600}" DURATION="${DURATION:-20}" WARMUP="${WARMUP:-180}" CLOSED_SECONDS=$DURATION SAMPLES=3
 fi
 MAX_WORKERS="${MAX_WORKERS:-16}"
+# The full path first: the warm-up was its traffic, and comms idles while the other layers run.
+read -r -a layers <<<"${LAYERS:-full both-sidecars greeter-sidecar greeter}"
+for v in "${layers[@]}"; do
+  [[ "$v" =~ ^(full|both-sidecars|greeter-sidecar|greeter)$ ]] || die "LAYERS: unknown layer '$v'"
+done
 read -r -a rates <<<"$RATES"
 ((${#rates[@]})) || die "RATES is empty"
 for v in "${rates[@]}" "$DURATION" "$WARMUP" "$MAX_WORKERS"; do
@@ -97,15 +103,13 @@ now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
 
 # ---------------------------------------------------------------- the apps' start-to-ready time
 
-for module in comms-service greeter-service; do
-  jar="$REPO_ROOT/$module/target/$module.jar"
-  # The same rule as local-up: build when a jar is missing or older than its sources.
-  if [[ ! -f "$jar" || -n "$(find "$REPO_ROOT/$module/src" "$REPO_ROOT/$module/pom.xml" "$REPO_ROOT/pom.xml" -newer "$jar" -print -quit)" ]]; then
-    log "building the jars (./mvnw -B -q -DskipTests package)"
-    (cd "$REPO_ROOT" && ./mvnw -B -q -DskipTests package) >&2 || die "the Maven build failed"
-    break
-  fi
-done
+if apps_stale; then
+  log "building the jars (./mvnw -B -q -DskipTests package)"
+  (cd "$REPO_ROOT" && ./mvnw -B -q -DskipTests package) >&2 || die "the Maven build failed"
+fi
+declare -A app_jar
+app_jar[comms]=$(unpacked_jar comms-service)
+app_jar[greeter]=$(unpacked_jar greeter-service)
 
 # daprd now too, so that a first build of it is over before anything is timed.
 DAPRD="${DAPRD:-$("$SCRIPTS_DIR/daprd.sh")}"
@@ -117,7 +121,7 @@ ready_ms() {
   port=$(free_ports 1)
   started=$(now_ms)
   SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port java "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" \
-    -jar "$REPO_ROOT/$app-service/target/$app-service.jar" >"$BENCH_DIR/$app-start.log" 2>&1 &
+    -jar "${app_jar[$app]}" >"$BENCH_DIR/$app-start.log" 2>&1 &
   APP_PID=$!
   deadline=$((started + 60000))
   until curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/actuator/health/readiness"; do
@@ -227,9 +231,8 @@ measure() {
 
 log "warm-up: 300 requests/s through comms for ${WARMUP}s (not measured)"
 attack full 300 "$WARMUP"
-log "measuring: layers full, both-sidecars, greeter-sidecar, greeter at ${rates[*]}/s for ${DURATION}s each, then the closed loop"
-# The full path first: the warm-up was its traffic, and comms idles while the other layers run.
-for layer in full both-sidecars greeter-sidecar greeter; do
+log "measuring: layers ${layers[*]} at ${rates[*]}/s for ${DURATION}s each, then the closed loop"
+for layer in "${layers[@]}"; do
   for rate in "${rates[@]}"; do measure "$layer" "$rate" "$DURATION"; done
   measure "$layer" 0 "$CLOSED_SECONDS" -workers="$MAX_WORKERS" -max-workers="$MAX_WORKERS"
 done

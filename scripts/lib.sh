@@ -217,6 +217,29 @@ app_jvm_flags() {
   sed -n 's:^[[:space:]]*<jvmFlag>\(.*\)</jvmFlag>.*:\1:p' "$REPO_ROOT/pom.xml" | paste -sd' ' -
 }
 
+# apps_stale : a service jar is missing or older than its sources, so the apps need a build.
+apps_stale() {
+  local module jar
+  for module in comms-service greeter-service; do
+    jar="$REPO_ROOT/$module/target/$module.jar"
+    [[ -f "$jar" && -z "$(find "$REPO_ROOT/$module/src" "$REPO_ROOT/$module/pom.xml" "$REPO_ROOT/pom.xml" \
+      -newer "$jar" -print -quit)" ]] || return 0
+  done
+  return 1
+}
+
+# unpacked_jar MODULE : prints the module's jar unpacked as Spring Boot recommends running it (classes
+# and libraries as plain files, as in the image), unpacking it again when the jar is newer. It is ready
+# ~1.5 s sooner than `java -jar` of the fat jar, which reads every class out of a nested jar.
+unpacked_jar() {
+  local fat="$REPO_ROOT/$1/target/$1.jar" dir="$REPO_ROOT/$1/target/unpacked"
+  if [[ ! "$dir/$1.jar" -nt "$fat" ]]; then
+    rm -rf "$dir"
+    java -Djarmode=tools -jar "$fat" extract --destination "$dir" >/dev/null || die "could not unpack $fat"
+  fi
+  printf '%s' "$dir/$1.jar"
+}
+
 # port_in_use PORT : something listens on PORT (accepts on loopback, or ss lists it on any address).
 port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

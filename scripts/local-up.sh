@@ -59,8 +59,6 @@ CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo"
 
 LOG_DIR="$RUN_DIR/logs"
 PID_FILE="$RUN_DIR/pids"
-COMMS_JAR="$REPO_ROOT/comms-service/target/comms-service.jar"
-GREETER_JAR="$REPO_ROOT/greeter-service/target/greeter-service.jar"
 ZIPKIN_JAR="$CACHE_DIR/zipkin-server-$ZIPKIN_VERSION-exec.jar"
 # Every process started here carries this marker in its command line, so that local-down only ever
 # signals a PID that is still the process it recorded.
@@ -190,24 +188,16 @@ java_major="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.s
 [[ "${java_major:-0}" =~ ^[0-9]+$ && "$java_major" -ge 17 ]] || die "Java 17 or newer is needed (found '${java_major:-none}'): $(tool_hint java)"
 
 step "build comms and greeter (when missing or older than their sources)" "1-3 min when needed, else 1s"
-needs_build=false
-for jar in "$COMMS_JAR" "$GREETER_JAR"; do
-  module_dir="$(dirname "$(dirname "$jar")")"
-  if [[ ! -f "$jar" ]] || [[ -n "$(find "$module_dir/src" "$module_dir/pom.xml" "$REPO_ROOT/pom.xml" -newer "$jar" -print -quit 2>/dev/null)" ]]; then
-    needs_build=true
-  fi
-done
-if [[ "$needs_build" == true ]]; then
+if apps_stale; then
   FAILURE_LOGS=("$LOG_DIR/build.log")
   info "building with Maven (log: $LOG_DIR/build.log)"
   (cd "$REPO_ROOT" && maven -B -q -DskipTests package) >"$LOG_DIR/build.log" 2>&1 \
     || die "the Maven build failed"
-  for jar in "$COMMS_JAR" "$GREETER_JAR"; do
-    [[ -f "$jar" ]] || die "the build did not produce $jar"
-  done
 else
   info "jars are up to date"
 fi
+COMMS_JAR=$(unpacked_jar comms-service)
+GREETER_JAR=$(unpacked_jar greeter-service)
 
 step "get daprd $DAPR_RUNTIME_VERSION" "1s when kept in ~/.dapr/bin; the first build takes minutes"
 if [[ -n "${DAPRD:-}" ]]; then
