@@ -18,7 +18,8 @@ Takes 2-4 minutes (the first run also downloads Maven and the dependencies).
 Required environment:
   IMAGE_REGISTRY  registry and namespace, lowercase, no scheme: ghcr.io/you, docker.io/you, or
                   123456789012.dkr.ecr.us-west-2.amazonaws.com (create the two ECR repositories first)
-  IMAGE_TAG       e.g. 0.1.0 (use a new tag per build: nodes cache images by tag)
+  IMAGE_TAG       e.g. 0.1.0 (use a new tag per build: nodes cache images by tag); 1-63 letters,
+                  digits, _ . -, starting and ending with a letter or digit (it is also a label value)
 
 Jib pushes with the credentials of your Docker config (~/.docker/config.json and its credential
 helpers); log in first, e.g.
@@ -39,8 +40,7 @@ need_env IMAGE_TAG "the image tag, e.g. 0.1.0"
 [[ "$IMAGE_REGISTRY" != *://* ]] || die "IMAGE_REGISTRY takes no scheme: ghcr.io/you, not https://ghcr.io/you"
 [[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ ]] ||
   die "IMAGE_REGISTRY must be lowercase letters, digits and . _ - : / (registries reject upper case), got: $IMAGE_REGISTRY"
-[[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
-  die "IMAGE_TAG is not a valid image tag (letters, digits, _ . -; at most 128): $IMAGE_TAG"
+need_image_tag IMAGE_TAG
 
 cd "$REPO_ROOT"
 [[ -x ./mvnw ]] || die "./mvnw not found or not executable in $REPO_ROOT"

@@ -21,7 +21,7 @@ Required environment:
                    (never printed, never written to disk)
   IMAGE_REGISTRY   where scripts/build-images.sh pushed the images, e.g. ghcr.io/you or
                    123456789012.dkr.ecr.us-west-2.amazonaws.com
-  IMAGE_TAG        the tag you pushed, e.g. 0.1.0
+  IMAGE_TAG        the tag you pushed, e.g. 0.1.0 (also Datadog's version tag, a label value)
 
 AWS credentials come from the usual AWS CLI sources (AWS_PROFILE, SSO, environment). kubectl's
 current context is switched to the cluster (aws eks update-kubeconfig).
@@ -46,8 +46,7 @@ need_env IMAGE_REGISTRY "where scripts/build-images.sh pushed the images, e.g. g
 need_env IMAGE_TAG "the tag you pushed with scripts/build-images.sh, e.g. 0.1.0"
 [[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ && "$IMAGE_REGISTRY" != *://* ]] ||
   die "IMAGE_REGISTRY must be a lowercase registry/namespace without a scheme, e.g. ghcr.io/you (got: $IMAGE_REGISTRY)"
-[[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
-  die "IMAGE_TAG is not a valid image tag: $IMAGE_TAG"
+need_image_tag IMAGE_TAG
 
 CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml

@@ -6,6 +6,7 @@
 #   log/info/warn/die        messages on stderr (die exits 1); registered secrets are masked
 #   need_tools T...          fail fast, naming every missing tool and where to get it
 #   need_env VAR "hint"      fail fast when a required variable is unset or empty (never prints its value)
+#   need_image_tag VAR       fail fast unless VAR is an image tag that is also a Kubernetes label value
 #   load_versions            source scripts/versions.env after checking it holds only KEY=value lines
 #   run CMD...               print the command, then run it, unless DRY_RUN=1 (then only print it)
 #   run_shown "TEXT" FN...   the same for a pipeline wrapped in a function FN; TEXT is what is printed
@@ -300,6 +301,15 @@ relative_path() {
   else
     printf '%s%s' "$up" "${to#"${common%/}/"}"
   fi
+}
+
+# need_image_tag VAR : dies unless $VAR is a tag that is both a valid image tag (OCI:
+# [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) and a valid Kubernetes label value, as deploy.sh also writes it
+# into the label tags.datadoghq.com/version: 1-63 characters, letters, digits, '_', '.', '-',
+# starting and ending with a letter or digit.
+need_image_tag() {
+  [[ "${!1:-}" =~ ^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$ ]] ||
+    die "$1 must be 1-63 letters, digits, '_', '.' or '-', starting and ending with a letter or digit (an image tag that is also a Kubernetes label value), got: '${!1:-}'"
 }
 
 # valid_port VALUE : 1..65535.

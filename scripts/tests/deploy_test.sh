@@ -167,6 +167,23 @@ test_requires_the_image_registry_and_tag() {
   assert_eq "" "$(calls)" "tool calls"
 }
 
+test_accepts_exactly_the_image_tags_that_are_also_label_values() {
+  local tag
+  sandbox_path "${TOOLS[@]}"
+  for tag in "${GOOD_TAGS[@]}"; do
+    capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=r.example.com/t IMAGE_TAG="$tag" "$SCRIPTS/deploy.sh" --dry-run
+    assert_status 0 "$RC"
+    assert_contains "$OUT" "tags.datadoghq.com/version: \"$tag\""
+  done
+  for tag in "${BAD_TAGS[@]:1}"; do # the first, empty, is "not set"
+    capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=r.example.com/t IMAGE_TAG="$tag" "$SCRIPTS/deploy.sh" --dry-run
+    assert_failed "$RC"
+    assert_contains "$ERR" "IMAGE_TAG must be 1-63 letters"
+    assert_not_contains "$OUT" "+ " "plan for tag [$tag]"
+  done
+  assert_eq "" "$(calls)" "tool calls"
+}
+
 test_rejects_an_image_registry_with_a_scheme_or_upper_case() {
   sandbox_path "${TOOLS[@]}"
   for reg in https://ghcr.io/me ghcr.io/Me; do

@@ -64,6 +64,15 @@ assert_in_order() {
   done
 }
 
+# Image tags at the edges of lib.sh's need_image_tag (valid image tag and Kubernetes label value):
+# 63 characters is the most a label value takes, and it starts and ends with a letter or digit.
+# shellcheck disable=SC2034 # used by the test files that source this one
+{
+  TAG_63=$(printf 'a%.0s' {1..63})
+  GOOD_TAGS=(0.1.0 v1.0.0 latest 1 Release_2.0-rc.1 "$TAG_63")
+  BAD_TAGS=("" "${TAG_63}b" 1.0- 1.0. 1.0_ .1 -1 _1 "1 0" " 1" "1 " a/b a:b)
+}
+
 ENV_BIN=$(command -v env)
 SANDBOX_PATH=""
 
