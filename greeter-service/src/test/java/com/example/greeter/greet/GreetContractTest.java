@@ -1,6 +1,10 @@
 package com.example.greeter.greet;
 
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -9,21 +13,34 @@ import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The contract in the README (section The API), over real HTTP against the running app. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ExtendWith(OutputCaptureExtension.class)
 class GreetContractTest {
+
+	/** What greeter's Dapr sidecar sends in dapr-api-token; new each run. */
+	private static final String TOKEN = UUID.randomUUID().toString();
 
 	private static final HttpClient http = HttpClient.newHttpClient();
 
@@ -31,6 +48,11 @@ class GreetContractTest {
 
 	@LocalServerPort
 	int port;
+
+	@DynamicPropertySource
+	static void apiToken(DynamicPropertyRegistry registry) {
+		registry.add("app.api.token", () -> TOKEN);
+	}
 
 	@Test
 	void greetsByName() throws Exception {
@@ -157,22 +179,124 @@ class GreetContractTest {
 	}
 
 	@ParameterizedTest
+	@ValueSource(strings = { "", "wrong", "x" })
+	void refusesCallsWithoutTheSidecarsToken(String token, CapturedOutput output) throws Exception {
+		HttpRequest.Builder request = post("/greet", "application/json", BodyPublishers.ofString(body("Ada")));
+		if (!token.isEmpty()) {
+			request.header("dapr-api-token", token);
+		}
+
+		HttpResponse<String> response = http.send(request.build(), BodyHandlers.ofString());
+
+		assertProblem(response, 401);
+		assertThat(response.body()).doesNotContain(TOKEN);
+		assertThat(output).doesNotContain(TOKEN);
+	}
+
+	@Test
+	void refusesATokenThatOnlyStartsRight() throws Exception {
+		HttpResponse<String> response = http.send(post("/greet", "application/json", BodyPublishers.ofString(body("Ada")))
+			.header("dapr-api-token", TOKEN + "x")
+			.build(), BodyHandlers.ofString());
+
+		assertProblem(response, 401);
+	}
+
+	@Test
+	void refusesCallsWithoutTheTokenBeforeLookingAtTheBody() throws Exception {
+		// Were the body's size checked first, this would be a 413.
+		HttpResponse<String> response = http.send(
+				post("/greet", "application/json", BodyPublishers.ofString(body("a".repeat(9000)))).build(),
+				BodyHandlers.ofString());
+
+		assertProblem(response, 401);
+	}
+
+	@ParameterizedTest
+	@ValueSource(strings = { "/actuator/env", "/greeting", "/healthz", "/health/extra", "/actuator/healthy" })
+	void refusesEveryOtherPathWithoutTheToken(String path) throws Exception {
+		assertProblem(http.send(HttpRequest.newBuilder(uri(path)).GET().build(), BodyHandlers.ofString()), 401);
+	}
+
+	/** Requests Tomcat refuses before Spring sees them: an HTTP client would not send them. */
+	static Stream<Arguments> requestsTomcatRefuses() {
+		String host = " HTTP/1.1\r\nHost: x\r\n";
+		return Stream.of(Arguments.of("GET /gr%eet" + host + "\r\n", 400),
+				Arguments.of("GET /a|b" + host + "\r\n", 400),
+				Arguments.of("GET /a b" + host + "\r\n", 400),
+				Arguments.of("GET /a\u0001b" + host + "\r\n", 400),
+				Arguments.of("GET /..;/greet" + host + "\r\n", 400),
+				Arguments.of("GET /a%2Fb" + host + "\r\n", 400),
+				Arguments.of("G(T /greet" + host + "\r\n", 400),
+				Arguments.of("GET /greet" + host + "Bad Header: y\r\n\r\n", 400),
+				Arguments.of("GET /greet" + host + "X-A: a\u0001b\r\n\r\n", 400),
+				Arguments.of("GET /greet" + host + "X-Big: " + "a".repeat(9000) + "\r\n\r\n", 400),
+				Arguments.of("GET /greet HTTP/1.1\r\n\r\n", 400),
+				Arguments.of("GET /greet" + host + "Host: y\r\n\r\n", 400),
+				Arguments.of("POST /greet" + host + "Content-Length: abc\r\n\r\n", 400),
+				Arguments.of("GET /greet HTTX/1.1\r\nHost: x\r\n\r\n", 400),
+				Arguments.of("GET /greet HTTP/2.5\r\nHost: x\r\n\r\n", 505),
+				Arguments.of("TRACE /greet" + host + "\r\n", 405),
+				Arguments.of("POST /greet" + host + "Transfer-Encoding: gzip\r\n\r\n", 501),
+				Arguments.of("POST /greet" + host + "Expect: 200-ok\r\nContent-Length: 0\r\n\r\n", 417),
+				Arguments.of("POST /greet" + host + "dapr-api-token: " + TOKEN
+						+ "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400));
+	}
+
+	@ParameterizedTest
+	@MethodSource("requestsTomcatRefuses")
+	void answersRequestsTomcatRefusesWithAProblem(String request, int status) throws Exception {
+		assertTomcatProblem(request, status);
+	}
+
+	@ParameterizedTest
 	@ValueSource(strings = { "/health", "/actuator/health/liveness", "/actuator/health/readiness" })
-	void reportsHealthWhenReady(String path) throws Exception {
-		HttpResponse<String> response = send(HttpRequest.newBuilder(uri(path)).GET());
+	void reportsHealthWhenReadyWithoutAToken(String path) throws Exception {
+		HttpResponse<String> response = http.send(HttpRequest.newBuilder(uri(path)).GET().build(),
+				BodyHandlers.ofString());
 
 		assertThat(response.statusCode()).isEqualTo(200);
 		assertThat(json.readTree(response.body())).isEqualTo(json.readTree("{\"status\":\"UP\"}"));
 	}
 
 	private void assertProblem(HttpResponse<String> response, int status) throws Exception {
-		assertThat(response.statusCode()).isEqualTo(status);
-		assertThat(response.headers().firstValue("Content-Type")).hasValue("application/problem+json");
-		JsonNode problem = problem(response);
+		assertProblem(response.statusCode(), response.headers().firstValue("Content-Type").orElse(null),
+				response.body(), status);
+	}
+
+	private static void assertProblem(int actualStatus, String contentType, String body, int status) throws Exception {
+		assertThat(actualStatus).isEqualTo(status);
+		assertThat(contentType).isEqualTo("application/problem+json");
+		JsonNode problem = json.readTree(body);
 		assertThat(problem.get("status").asInt()).isEqualTo(status);
 		assertThat(problem.get("title").asText()).isNotBlank();
 		assertThat(problem.get("detail").asText()).isNotBlank();
-		assertThat(response.body()).doesNotContain("Exception").doesNotContain("\tat ").doesNotContain("trace");
+		assertThat(body).doesNotContain("Exception").doesNotContain("\tat ").doesNotContain("trace")
+			.doesNotContainIgnoringCase("tomcat").doesNotContain("<");
+	}
+
+	/** Sends the bytes as they are and reads the answer until Tomcat closes the connection. */
+	private void assertTomcatProblem(String request, int status) throws Exception {
+		ByteArrayOutputStream received = new ByteArrayOutputStream();
+		try (Socket socket = new Socket("127.0.0.1", this.port)) {
+			socket.setSoTimeout(10_000);
+			socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+			socket.shutdownOutput();
+			InputStream in = socket.getInputStream();
+			for (int b = in.read(); b != -1; b = in.read()) {
+				received.write(b);
+			}
+		}
+		catch (IOException ex) {
+			// Tomcat may reset a connection whose request it did not read to the end; what came before counts.
+		}
+		String[] response = received.toString(StandardCharsets.ISO_8859_1).split("\r\n\r\n", 2);
+		String contentType = response[0].lines()
+			.filter(line -> line.regionMatches(true, 0, "Content-Type:", 0, 13))
+			.map(line -> line.substring(13).strip())
+			.findFirst()
+			.orElse(null);
+		assertProblem(Integer.parseInt(response[0].split(" ")[1]), contentType, response[1], status);
 	}
 
 	private static JsonNode problem(HttpResponse<String> response) throws Exception {
@@ -191,8 +315,9 @@ class GreetContractTest {
 		return HttpRequest.newBuilder(uri(path)).header("Content-Type", contentType).POST(body);
 	}
 
+	/** A call as greeter's sidecar makes it: with the token. */
 	private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
-		return http.send(request.build(), BodyHandlers.ofString());
+		return http.send(request.header("dapr-api-token", TOKEN).build(), BodyHandlers.ofString());
 	}
 
 	private URI uri(String path) {
