@@ -66,7 +66,7 @@ tool_hint() {
     eksctl)     echo "https://eksctl.io/installation/" ;;
     kubectl)    echo "https://kubernetes.io/docs/tasks/tools/ (within one minor version of the cluster)" ;;
     helm)       echo "Helm 3.14+ or 4, https://helm.sh/docs/intro/install/" ;;
-    dapr)       echo "Dapr CLI ${DAPR_CLI_VERSION:-1.16.x}, https://docs.dapr.io/getting-started/install-dapr-cli/" ;;
+    dapr)       echo "Dapr CLI ${DAPR_CLI_VERSION:-(the version in scripts/versions.env)}, https://docs.dapr.io/getting-started/install-dapr-cli/" ;;
     java)       echo "a JDK 17, e.g. Eclipse Temurin, https://adoptium.net/" ;;
     go)         echo "Go, https://go.dev/doc/install" ;;
     python3)    echo "Python 3 with the venv module (Debian: apt-get install python3-venv)" ;;
