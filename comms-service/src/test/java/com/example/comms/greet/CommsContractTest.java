@@ -1,11 +1,16 @@
 package com.example.comms.greet;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -181,6 +186,38 @@ class CommsContractTest {
 		assertProblem(send(HttpRequest.newBuilder(uri(path)).GET()), 404);
 	}
 
+	/** Requests Tomcat refuses before Spring sees them: an HTTP client would not send them. */
+	static Stream<Arguments> requestsTomcatRefuses() {
+		String host = " HTTP/1.1\r\nHost: x\r\n";
+		return Stream.of(Arguments.of("GET /gr%eet" + host + "\r\n", 400),
+				Arguments.of("GET /a|b" + host + "\r\n", 400),
+				Arguments.of("GET /a b" + host + "\r\n", 400),
+				Arguments.of("GET /a\u0001b" + host + "\r\n", 400),
+				Arguments.of("GET /..;/greet" + host + "\r\n", 400),
+				Arguments.of("GET /a%2Fb" + host + "\r\n", 400),
+				Arguments.of("G(T /greet" + host + "\r\n", 400),
+				Arguments.of("GET /greet" + host + "Bad Header: y\r\n\r\n", 400),
+				Arguments.of("GET /greet" + host + "X-A: a\u0001b\r\n\r\n", 400),
+				Arguments.of("GET /greet" + host + "X-Big: " + "a".repeat(9000) + "\r\n\r\n", 400),
+				Arguments.of("GET /greet HTTP/1.1\r\n\r\n", 400),
+				Arguments.of("GET /greet" + host + "Host: y\r\n\r\n", 400),
+				Arguments.of("POST /greet" + host + "Content-Length: abc\r\n\r\n", 400),
+				Arguments.of("GET /greet HTTX/1.1\r\nHost: x\r\n\r\n", 400),
+				Arguments.of("GET /greet HTTP/2.5\r\nHost: x\r\n\r\n", 505),
+				Arguments.of("TRACE /greet" + host + "\r\n", 405),
+				Arguments.of("POST /greet" + host + "Transfer-Encoding: gzip\r\n\r\n", 501),
+				Arguments.of("POST /greet" + host + "Expect: 200-ok\r\nContent-Length: 0\r\n\r\n", 417),
+				Arguments.of("POST /greet" + host
+						+ "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400));
+	}
+
+	@ParameterizedTest
+	@MethodSource("requestsTomcatRefuses")
+	void answersRequestsTomcatRefusesWithAProblemAndNeverCallsGreeter(String request, int status) throws Exception {
+		assertTomcatProblem(request, status);
+		assertThat(sidecar.nextRequest(200, TimeUnit.MILLISECONDS)).as("call to the sidecar").isNull();
+	}
+
 	@ParameterizedTest
 	@ValueSource(strings = { "/health", "/actuator/health/liveness", "/actuator/health/readiness" })
 	void reportsHealthWhenReady(String path) throws Exception {
@@ -191,12 +228,43 @@ class CommsContractTest {
 	}
 
 	private void assertProblem(HttpResponse<String> response, int status) throws Exception {
-		assertThat(response.statusCode()).isEqualTo(status);
-		assertThat(response.headers().firstValue("Content-Type")).hasValue("application/problem+json");
-		JsonNode problem = json.readTree(response.body());
+		assertProblem(response.statusCode(), response.headers().firstValue("Content-Type").orElse(null),
+				response.body(), status);
+	}
+
+	private static void assertProblem(int actualStatus, String contentType, String body, int status) throws Exception {
+		assertThat(actualStatus).isEqualTo(status);
+		assertThat(contentType).isEqualTo("application/problem+json");
+		JsonNode problem = json.readTree(body);
 		assertThat(problem.get("status").asInt()).isEqualTo(status);
+		assertThat(problem.get("title").asText()).isNotBlank();
 		assertThat(problem.get("detail").asText()).isNotBlank();
-		assertThat(response.body()).doesNotContain("Exception").doesNotContain("\tat ");
+		assertThat(body).doesNotContain("Exception").doesNotContain("\tat ").doesNotContainIgnoringCase("tomcat")
+			.doesNotContain("<");
+	}
+
+	/** Sends the bytes as they are and reads the answer until Tomcat closes the connection. */
+	private void assertTomcatProblem(String request, int status) throws Exception {
+		ByteArrayOutputStream received = new ByteArrayOutputStream();
+		try (Socket socket = new Socket("127.0.0.1", this.port)) {
+			socket.setSoTimeout(10_000);
+			socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+			socket.shutdownOutput();
+			InputStream in = socket.getInputStream();
+			for (int b = in.read(); b != -1; b = in.read()) {
+				received.write(b);
+			}
+		}
+		catch (IOException ex) {
+			// Tomcat may reset a connection whose request it did not read to the end; what came before counts.
+		}
+		String[] response = received.toString(StandardCharsets.ISO_8859_1).split("\r\n\r\n", 2);
+		String contentType = response[0].lines()
+			.filter(line -> line.regionMatches(true, 0, "Content-Type:", 0, 13))
+			.map(line -> line.substring(13).strip())
+			.findFirst()
+			.orElse(null);
+		assertProblem(Integer.parseInt(response[0].split(" ")[1]), contentType, response[1], status);
 	}
 
 	private double fallbacks(String reason) {
