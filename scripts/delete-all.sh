@@ -10,10 +10,10 @@ usage() {
   cat <<'EOF'
 Usage: scripts/delete-all.sh [--yes] [--dry-run] [-h|--help]
 
-Deletes, in order: the app (kubernetes/base/), the Dapr control plane, the Datadog Agent, Operator and
-Secret, the Dapr scheduler's volumes (so no EBS volume outlives the cluster) and the gp3
-StorageClass, then the EKS cluster of eksctl/cluster.yaml. About 15 minutes, most of it
-eksctl deleting the cluster.
+Deletes, in order: the app (kubernetes/base/, with its namespace and so the Secrets of the Dapr
+tokens in it), the Dapr control plane, the Datadog Agent, Operator and Secret, the Dapr
+scheduler's volumes (so no EBS volume outlives the cluster) and the gp3 StorageClass, then the EKS
+cluster of eksctl/cluster.yaml. About 15 minutes, most of it eksctl deleting the cluster.
 
 Options:
   --yes       do not ask for confirmation (needed when there is no terminal, e.g. in CI)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys the demo to EKS: cluster -> storage -> Datadog Operator -> API key Secret -> Datadog Agent
-# -> Dapr control plane -> comms and greeter. Every step checks what is there first, so running it
-# again does no harm (it brings the cluster back to what this repository describes).
+# -> Dapr control plane -> namespace and Dapr token Secrets -> comms and greeter. Every step checks
+# what is there first, so running it again does no harm (it brings the cluster back to what this
+# repository describes).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -12,9 +13,11 @@ Usage: scripts/deploy.sh [--dry-run] [-h|--help]
 
 Creates the EKS cluster of eksctl/cluster.yaml if it does not exist, then installs or updates, in
 order: the default gp3 StorageClass, the Datadog Operator (Helm), the Secret datadog-secret, the
-Datadog Agent (datadog/datadog-agent.yaml), the Dapr control plane, and the app (kubernetes/) with
-the images you pushed with scripts/build-images.sh. A first run takes about 25 minutes, a re-run
-about 3; each step prints how long it typically takes.
+Datadog Agent (datadog/datadog-agent.yaml), the Dapr control plane (with the Helm values of
+kubernetes/dapr-helm-values.txt), the namespace dapr-services with the Secrets of the Dapr API
+tokens (random, made once and kept, never printed), and the app (kubernetes/) with the images you
+pushed with scripts/build-images.sh. A first run takes about 25 minutes, a re-run about 4; each
+step prints how long it typically takes.
 
 Required environment:
   DATADOG_API_KEY  your Datadog API key; it goes only into the cluster Secret datadog-secret
@@ -52,7 +55,10 @@ CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml
 APP_DIR=kubernetes
 STORAGE_CLASS_FILE=$APP_DIR/storage/gp3-storageclass.yaml
+DAPR_VALUES_FILE=$APP_DIR/dapr-helm-values.txt
 APP_NAMESPACE=dapr-services
+# What the pods' dapr.io/api-token-secret and dapr.io/app-token-secret name (key: token).
+TOKEN_SECRETS=(dapr-api-token app-api-token)
 APP_DEPLOYMENTS=(comms greeter)
 APP_IMAGES=(comms-service greeter-service)
 DAPR_NAMESPACE=dapr-system
@@ -61,10 +67,17 @@ OPERATOR_CHART=datadog/datadog-operator
 DATADOG_HELM_REPO=https://helm.datadoghq.com
 
 cd "$REPO_ROOT"
-for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE"; do
+for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE" "$DAPR_VALUES_FILE"; do
   [[ -f "$f" ]] || die "$f not found: run this from a complete checkout of the repository"
 done
 
+# --set KEY=VALUE for each line of the values file (comments and blank lines skipped).
+dapr_set=()
+while IFS= read -r line || [[ -n "$line" ]]; do
+  [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+  [[ "$line" =~ ^[A-Za-z0-9_.]+=[^[:space:],]+$ ]] || die "$DAPR_VALUES_FILE: not one key=value Helm value: $line"
+  dapr_set+=(--set "$line")
+done <"$DAPR_VALUES_FILE"
 
 CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
 AWS_REGION_OF_CLUSTER=$(yaml_metadata "$CLUSTER_FILE" region)
@@ -93,6 +106,21 @@ installed_dapr_version() {
     -o jsonpath='{.spec.template.spec.containers[0].image}' 2>/dev/null) || true
   [[ -n "$image" ]] && printf '%s' "${image##*:}"
   return 0
+}
+
+# The generation of the sidecar injector's Deployment: it changes when an upgrade changes the injector.
+injector_generation() {
+  kubectl get deployment dapr-sidecar-injector -n "$DAPR_NAMESPACE" -o jsonpath='{.metadata.generation}' 2>/dev/null || true
+}
+
+# create_token_secret NAME : Secret NAME with key token, 32 random bytes from the kernel in hex,
+# through a pipe: never on a command line, on disk or in the output.
+create_token_secret() {
+  local token
+  token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+  ((${#token} == 64)) || die "could not read 32 random bytes from /dev/urandom"
+  register_secret "$token"
+  printf '%s' "$token" | kubectl create secret generic "$1" --namespace "$APP_NAMESPACE" --from-file=token=/dev/stdin
 }
 
 create_api_key_secret() {
@@ -134,7 +162,7 @@ write_overlay() {
 }
 
 # ---- The steps. -----------------------------------------------------------------------------------
-steps_total 8
+steps_total 9
 is_dry_run && printf '# Dry run: nothing is changed; every command is printed as it would run.\n'
 
 step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "15-20 min to create, seconds if it exists"
@@ -190,24 +218,26 @@ run kubectl rollout status "daemonset/$AGENT_DAEMONSET" -n "$DATADOG_NAMESPACE" 
 step "Dapr control plane $DAPR_RUNTIME_VERSION" "2-4 min"
 restart_apps=0
 if is_dry_run; then
-  note "only if Dapr is not installed; if another version is, 'dapr upgrade -k --runtime-version $DAPR_RUNTIME_VERSION' instead:"
-  run dapr init -k --runtime-version "$DAPR_RUNTIME_VERSION" --wait --timeout 600
+  note "only if Dapr is not installed; if it is, 'dapr upgrade -k' to the same values instead (it resets what it is not given),"
+  note "and the apps restart if that changed the version or the sidecar injector:"
+  run dapr init -k --runtime-version "$DAPR_RUNTIME_VERSION" "${dapr_set[@]}" --wait --timeout 600
 else
   current=$(installed_dapr_version)
   if [[ -z "$current" ]]; then
-    run dapr init -k --runtime-version "$DAPR_RUNTIME_VERSION" --wait --timeout 600
-  elif [[ "$current" == "$DAPR_RUNTIME_VERSION" ]]; then
-    info "Dapr $current is installed: nothing to change"
+    run dapr init -k --runtime-version "$DAPR_RUNTIME_VERSION" "${dapr_set[@]}" --wait --timeout 600
   else
-    info "Dapr $current is installed: upgrading to $DAPR_RUNTIME_VERSION"
-    run dapr upgrade -k --runtime-version "$DAPR_RUNTIME_VERSION" --timeout 600
+    info "Dapr $current is installed: upgrading to $DAPR_RUNTIME_VERSION with the values of $DAPR_VALUES_FILE"
+    injector_before=$(injector_generation)
+    run dapr upgrade -k --runtime-version "$DAPR_RUNTIME_VERSION" "${dapr_set[@]}" --timeout 600
     run kubectl wait pods --all --for=condition=Ready -n "$DAPR_NAMESPACE" --timeout=600s
-    restart_apps=1
+    if [[ "$current" != "$DAPR_RUNTIME_VERSION" || "$(injector_generation)" != "$injector_before" ]]; then
+      restart_apps=1
+    fi
   fi
 fi
 run dapr status -k
 
-step "App: $APP_DIR/ with images $IMAGE_REGISTRY/{${APP_IMAGES[*]}}:$IMAGE_TAG" "1 min"
+step "Namespace $APP_NAMESPACE and the Secrets of the Dapr tokens (${TOKEN_SECRETS[*]})" "seconds"
 overlay_dir=""
 make_temp_dir overlay_dir
 write_overlay "$overlay_dir"
@@ -215,9 +245,23 @@ note "temporary overlay $overlay_dir/kustomization.yaml (removed on exit):"
 if is_dry_run; then
   sed 's/^/  #   /' "$overlay_dir/kustomization.yaml"
 fi
+note "the namespace alone first: the Secrets go into it, and the pods need them"
+run kubectl apply -k "$overlay_dir" --selector "app.kubernetes.io/name=$APP_NAMESPACE"
+for s in "${TOKEN_SECRETS[@]}"; do
+  if is_dry_run; then
+    note "only if secret $s does not exist yet (an existing token is kept):"
+  elif kubectl get secret "$s" --namespace "$APP_NAMESPACE" >/dev/null 2>&1; then
+    info "secret $s exists: kept"
+    continue
+  fi
+  run_shown "od -An -N32 -tx1 /dev/urandom | tr -d ' \\n' | kubectl create secret generic $s --namespace $APP_NAMESPACE --from-file=token=/dev/stdin" \
+    create_token_secret "$s"
+done
+
+step "App: $APP_DIR/ with images $IMAGE_REGISTRY/{${APP_IMAGES[*]}}:$IMAGE_TAG" "1 min"
 run kubectl apply -k "$overlay_dir"
 if ((restart_apps)); then
-  info "new Dapr version: restarting the apps so that their sidecars are the new version too"
+  info "the sidecar injector changed (Dapr's version or values): restarting the apps to get the new sidecar"
   run kubectl rollout restart "${APP_DEPLOYMENTS[@]/#/deployment/}" -n "$APP_NAMESPACE"
 fi
 

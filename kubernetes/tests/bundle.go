@@ -23,11 +23,13 @@ type Bundle struct {
 	Datadog []Object              // datadog/datadog-agent.yaml
 	Cluster []Object              // eksctl/cluster.yaml
 	Apps    map[string]*AppConfig // by image name, which is also the Maven module's folder
+	Pins    Pins                  // scripts/versions.env
+	Inj     *Injector             // Dapr's sidecar injector as scripts/deploy.sh installs it
 }
 
 // Copy returns a deep copy a test can break without touching the original.
 func (b *Bundle) Copy() *Bundle {
-	c := &Bundle{Repo: b.Repo, App: DeepCopy(b.App), Datadog: DeepCopy(b.Datadog), Cluster: DeepCopy(b.Cluster), Apps: map[string]*AppConfig{}}
+	c := &Bundle{Repo: b.Repo, App: DeepCopy(b.App), Datadog: DeepCopy(b.Datadog), Cluster: DeepCopy(b.Cluster), Apps: map[string]*AppConfig{}, Pins: b.Pins, Inj: b.Inj.copy()}
 	for k, v := range b.Apps {
 		c.Apps[k] = v.copy()
 	}
@@ -54,7 +56,15 @@ func LoadBundle(repo string, app []Object) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bundle{Repo: repo, App: app, Datadog: dd, Cluster: cl, Apps: map[string]*AppConfig{}}
+	pins, err := LoadPins(repo)
+	if err != nil {
+		return nil, err
+	}
+	inj, err := LoadInjector(repo)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{Repo: repo, App: app, Datadog: dd, Cluster: cl, Apps: map[string]*AppConfig{}, Pins: pins, Inj: inj}
 	for _, d := range b.Deployments() {
 		for _, c := range d.Spec.Template.Spec.Containers {
 			mod := imageName(c.Image)

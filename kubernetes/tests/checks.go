@@ -36,6 +36,9 @@ var Checks = map[string]Check{
 	"ShutdownFitsGracePeriod":          CheckShutdownBudget,
 	"ResiliencyFitsCallerTimeout":      CheckResiliencyBudget,
 	"NetworkPoliciesMatchDaprPorts":    CheckNetworkPolicies,
+	"PodsMeetPodSecurityRestricted":    CheckPodSecurity,
+	"AccessControlAllowsOnlyCalls":     CheckAccessControl,
+	"DaprTokensReachApps":              CheckDaprTokens,
 	"NodeGroupsAreArm64":               CheckNodeGroupsArm64,
 	"EBSCSIDriverHasIAM":               CheckEBSCSIDriver,
 	"DatadogAgentMatchesClusterAndApp": CheckDatadogAgent,
@@ -832,78 +835,6 @@ func CheckResiliencyBudget(b *Bundle) []error {
 		}
 	}
 	return errs
-}
-
-// Dapr's sidecar ports (defaults; annotations may change them).
-const (
-	daprHTTPPort         = 3500
-	daprInternalGRPCPort = 50002
-)
-
-// CheckNetworkPolicies: each NetworkPolicy selects existing pods, lets in only Dapr's own ports
-// (internal gRPC for service invocation, HTTP for the dashboard), and the cluster enforces them.
-func CheckNetworkPolicies(b *Bundle) []error {
-	var errs []error
-	count := 0
-	for _, o := range b.App {
-		if o.Kind() != "NetworkPolicy" {
-			continue
-		}
-		count++
-		var sel metav1.LabelSelector
-		_ = unmarshalInto(mapAt(o.Map, "spec", "podSelector"), &sel)
-		targets, err := b.podsMatching(o.Namespace(), &sel)
-		if err != nil || len(targets) == 0 {
-			errs = append(errs, fmt.Errorf("%s: spec.podSelector selects no pods", o.ID()))
-		}
-		for _, r := range listAt(o.Map, "spec", "ingress") {
-			for _, f := range listAt(r, "from") {
-				if ps := mapAt(f, "podSelector"); ps != nil && mapAt(f, "namespaceSelector") == nil {
-					var s metav1.LabelSelector
-					_ = unmarshalInto(ps, &s)
-					if from, _ := b.podsMatching(o.Namespace(), &s); len(from) == 0 {
-						errs = append(errs, fmt.Errorf("%s: an ingress rule allows pods that do not exist (%v)", o.ID(), ps))
-					}
-				}
-			}
-			for _, p := range listAt(r, "ports") {
-				port, _ := strconv.Atoi(str(p, "port"))
-				for _, t := range targets {
-					want := map[int]bool{}
-					if t.DaprEnabled() {
-						want[annotInt(t, "dapr.io/internal-grpc-port", daprInternalGRPCPort)] = true
-						want[annotInt(t, "dapr.io/http-port", daprHTTPPort)] = true
-					}
-					if !want[port] {
-						errs = append(errs, fmt.Errorf("%s: allows port %d on %s, which is none of its Dapr sidecar ports %v", o.ID(), port, t.Name, want))
-					}
-				}
-			}
-		}
-	}
-	if count > 0 {
-		cni := false
-		for _, c := range b.Cluster {
-			for _, a := range listAt(c.Map, "addons") {
-				if str(a, "name") == "vpc-cni" && strings.Contains(strings.ReplaceAll(str(a, "configurationValues"), " ", ""), `"enableNetworkPolicy":"true"`) {
-					cni = true
-				}
-			}
-		}
-		if !cni {
-			errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the vpc-cni addon does not set enableNetworkPolicy: the NetworkPolicies would not be enforced"))
-		}
-	}
-	return errs
-}
-
-func annotInt(d Deployment, key string, def int) int {
-	if v := d.Annotation(key); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
 }
 
 // Graviton (arm64) instance families: a generation digit followed by "g" (m6g, m7gd, c6gn, t4g, r8g, im4gn, x2gd).

@@ -1,23 +1,26 @@
 package manifests
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	crvalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 )
 
 // CRDSchemas validates custom resources the way the API server does: the CRD's OpenAPI schema
-// (types, enums, required fields, formats), and pruning, which is how the API server finds the
-// unknown fields that `kubectl apply --validate=strict` (kubectl's default) rejects.
+// (types, enums, required fields, formats), its CEL rules (x-kubernetes-validations), and pruning,
+// which is how the API server finds the unknown fields that `kubectl apply --validate=strict`
+// (kubectl's default) rejects.
 type CRDSchemas struct {
 	kinds map[schema.GroupVersionKind]*crdKind
 }
@@ -27,6 +30,7 @@ type crdKind struct {
 	namespaced bool
 	structural *structuralschema.Structural
 	validator  crvalidation.SchemaValidator
+	cel        *cel.Validator // the CRD's x-kubernetes-validations rules; nil when it has none
 }
 
 // NewCRDSchemas returns an empty set; Load adds CRD files to it.
@@ -69,10 +73,6 @@ func (c *CRDSchemas) LoadFile(file string) error {
 		if err := yaml.Unmarshal(js, &crd); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		if strings.Contains(string(js), "x-kubernetes-validations") {
-			// The API server would also run these CEL rules; this validator does not.
-			return fmt.Errorf("%s: %s has x-kubernetes-validations rules, which these tests do not evaluate yet", file, crd.Name)
-		}
 		for _, v := range crd.Spec.Versions {
 			if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
 				return fmt.Errorf("%s: %s %s has no schema", file, crd.Name, v.Name)
@@ -95,6 +95,7 @@ func (c *CRDSchemas) LoadFile(file string) error {
 				namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped,
 				structural: s,
 				validator:  validator,
+				cel:        cel.NewValidator(s, true, celconfig.PerCallLimit),
 			}
 		}
 	}
@@ -115,6 +116,12 @@ func (c *CRDSchemas) Validate(obj Object, builtin *BuiltinSchemas) []error {
 	var errs []error
 	for _, e := range crvalidation.ValidateCustomResource(nil, m, k.validator) {
 		errs = append(errs, fmt.Errorf("%s: %s", obj.ID(), e.Error()))
+	}
+	if k.cel != nil {
+		celErrs, _ := k.cel.Validate(context.Background(), nil, k.structural, m, nil, celconfig.RuntimeCELCostBudget)
+		for _, e := range celErrs {
+			errs = append(errs, fmt.Errorf("%s: %s", obj.ID(), e.Error()))
+		}
 	}
 	pruned := runtime.DeepCopyJSON(m)
 	for _, path := range structuralpruning.PruneWithOptions(pruned, k.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {

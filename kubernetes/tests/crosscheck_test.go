@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -418,23 +419,63 @@ func TestCrossCheckCatchesResiliencyWithUndefinedPolicy(t *testing.T) {
 	})
 }
 
-func networkPoliciesDir(t *testing.T) string {
-	repo, _, _, _ := fixtures(t)
-	return filepath.Join(repo, "kubernetes", "components", "network-policies")
-}
-
-func TestNetworkPoliciesAllowOnlyDaprPortsAndAreEnforced(t *testing.T) {
-	requireNoErrors(t, "network policies", CheckNetworkPolicies(bundleWithComponents(t, networkPoliciesDir(t))))
+func TestNetworkPoliciesAllowOnlyWhatDaprNeedsAndAreEnforced(t *testing.T) {
+	requireNoErrors(t, "network policies", CheckNetworkPolicies(baseBundle(t)))
 }
 
 func TestCrossCheckCatchesNetworkPolicyOnWrongDaprPort(t *testing.T) {
-	expectCaught(t, bundleWithComponents(t, networkPoliciesDir(t)), CheckNetworkPolicies, "port 50001", func(b *Bundle) {
+	expectCaught(t, baseBundle(t), CheckNetworkPolicies, "port 50001", func(b *Bundle) {
 		Set(mustFind(t, b.App, "NetworkPolicy", "greeter-from-comms-sidecar").Map, int64(50001), "spec", "ingress", 0, "ports", 0, "port")
 	})
 }
 
+// The dashboard reads the sidecar's public port; the HTTP API port is loopback-only, so a rule for
+// it would leave the dashboard blind. The port the check wants is the injector's own default.
+func TestCrossCheckCatchesDashboardRuleOnTheHTTPAPIPort(t *testing.T) {
+	b := baseBundle(t)
+	_, cfg, err := b.Inj.Inject(b.Deployments()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectCaught(t, b, CheckNetworkPolicies, fmt.Sprintf("public port, port %d", cfg.SidecarPublicPort), func(b *Bundle) {
+		Set(mustFind(t, b.App, "NetworkPolicy", "sidecars-from-dapr-dashboard").Map, int64(cfg.SidecarHTTPPort), "spec", "ingress", 0, "ports", 0, "port")
+	})
+}
+
+func TestCrossCheckCatchesDashboardRuleForAllOfDaprSystem(t *testing.T) {
+	expectCaught(t, baseBundle(t), CheckNetworkPolicies, "other than the Dapr dashboard", func(b *Bundle) {
+		Set(mustFind(t, b.App, "NetworkPolicy", "sidecars-from-dapr-dashboard").Map, nil, "spec", "ingress", 0, "from", 0, "podSelector")
+	})
+}
+
+func TestCrossCheckCatchesInvocationPortOpenToANonCaller(t *testing.T) {
+	expectCaught(t, baseBundle(t), CheckNetworkPolicies, "greeter does not invoke comms", func(b *Bundle) {
+		np := mustFind(t, b.App, "NetworkPolicy", "greeter-from-comms-sidecar").Map
+		Set(np, "comms", "spec", "podSelector", "matchLabels", "app.kubernetes.io/name")
+		Set(np, "greeter", "spec", "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/name")
+	})
+}
+
+func TestCrossCheckCatchesMissingDefaultDeny(t *testing.T) {
+	expectCaught(t, baseBundle(t), CheckNetworkPolicies, "no default-deny", func(b *Bundle) {
+		Set(mustFind(t, b.App, "NetworkPolicy", "default-deny-ingress").Map, "Egress", "spec", "policyTypes", 0)
+	})
+}
+
+func TestCrossCheckCatchesInvocationNotLetIn(t *testing.T) {
+	expectCaught(t, baseBundle(t), CheckNetworkPolicies, "comms's pods reach greeter's sidecar", func(b *Bundle) {
+		var keep []Object
+		for _, o := range b.App {
+			if o.Name() != "greeter-from-comms-sidecar" {
+				keep = append(keep, o)
+			}
+		}
+		b.App = keep
+	})
+}
+
 func TestCrossCheckCatchesNetworkPoliciesWithoutCNIEnforcement(t *testing.T) {
-	expectCaught(t, bundleWithComponents(t, networkPoliciesDir(t)), CheckNetworkPolicies, "enableNetworkPolicy", func(b *Bundle) {
+	expectCaught(t, baseBundle(t), CheckNetworkPolicies, "enableNetworkPolicy", func(b *Bundle) {
 		for _, a := range listAt(b.Cluster[0].Map, "addons") {
 			if str(a, "name") == "vpc-cni" {
 				Set(a, nil, "configurationValues")

@@ -44,11 +44,16 @@ func ModuleDir(path, version string) (string, error) {
 	return dir, err
 }
 
-func downloadModule(key, toolchain string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+// goCommand is the go command: on the PATH, or the one that built these tests.
+func goCommand() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
 	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+func downloadModule(key, toolchain string) (string, error) {
+	goBin := goCommand()
 	// Outside any module, so that this test module's go.mod plays no part.
 	work, err := os.MkdirTemp("", "moddownload-")
 	if err != nil {

@@ -29,6 +29,18 @@ test_dry_run_yes_tears_down_in_order() {
     "+ eksctl delete cluster -f eksctl/cluster.yaml"
 }
 
+test_deleting_the_app_deletes_the_namespace_of_the_token_secrets() {
+  # deploy.sh makes the Secrets of the Dapr tokens in dapr-services; nothing else deletes them.
+  local ns
+  ns=$(bash -c 'source "$1/lib.sh"; yaml_metadata "$2" name' _ "$SCRIPTS" "$REPO_ROOT/kubernetes/base/namespace.yaml")
+  assert_eq dapr-services "$ns" "the namespace of kubernetes/base/namespace.yaml"
+  grep -qxF '  - namespace.yaml' "$REPO_ROOT/kubernetes/base/kustomization.yaml" ||
+    fail "kubernetes/base, which delete-all deletes, does not include namespace.yaml"
+  sandbox_path "${TOOLS[@]}"
+  capture "$SCRIPTS/delete-all.sh" --dry-run --yes
+  assert_contains "$OUT" "+ kubectl delete -k kubernetes/base "
+}
+
 test_dry_run_calls_no_tool() {
   sandbox_path "${TOOLS[@]}"
   capture "$SCRIPTS/delete-all.sh" --dry-run --yes

@@ -59,6 +59,9 @@ test_dry_run_plans_every_step_in_order() {
     "+ kubectl rollout status daemonset/" \
     "+ dapr init -k --runtime-version" \
     "+ kubectl apply -k " \
+    "kubectl create secret generic dapr-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
+    "kubectl create secret generic app-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
+    "+ kubectl apply -k " \
     "+ kubectl rollout status deployment/comms -n dapr-services" \
     "+ kubectl rollout status deployment/greeter -n dapr-services"
 }
@@ -75,7 +78,30 @@ test_dry_run_creates_the_secret_in_the_agents_namespace() {
 test_dry_run_installs_the_pinned_versions() {
   dry_run "${TOOLS[@]}"
   assert_contains "$OUT" "--version $DATADOG_OPERATOR_CHART_VERSION "
-  assert_contains "$OUT" "+ dapr init -k --runtime-version $DAPR_RUNTIME_VERSION --wait"
+  assert_contains "$OUT" "+ dapr init -k --runtime-version $DAPR_RUNTIME_VERSION --set "
+}
+
+test_dry_run_installs_dapr_with_every_value_of_the_values_file() {
+  # kubernetes/tests builds the sidecar from this file too: what it checks is what gets installed.
+  local line init
+  dry_run "${TOOLS[@]}"
+  init=$(grep '^+ dapr init -k ' <<<"$OUT")
+  while IFS= read -r line; do
+    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+    assert_contains "$init" " --set $line " "dapr init"
+  done <"$REPO_ROOT/kubernetes/dapr-helm-values.txt"
+  assert_contains "$init" "--set dapr_sidecar_injector.sidecarDropALLCapabilities=true"
+}
+
+test_dry_run_creates_every_token_secret_the_app_reads() {
+  local names name
+  names=$(grep -rhoE 'dapr\.io/(api|app)-token-secret: *[a-z0-9-]+' "$REPO_ROOT/kubernetes/base" | sed 's/.*: *//'
+    grep -rh -A1 'secretKeyRef:' "$REPO_ROOT/kubernetes/base" | sed -n 's/.*name: *//p')
+  [[ -n "$names" ]] || fail "kubernetes/base names no token Secret"
+  dry_run "${TOOLS[@]}"
+  while IFS= read -r name; do
+    assert_contains "$OUT" "kubectl create secret generic $name --namespace dapr-services --from-file=token=/dev/stdin"
+  done < <(sort -u <<<"$names")
 }
 
 test_dry_run_points_the_app_at_the_pushed_images() {
@@ -115,7 +141,72 @@ test_dry_run_removes_its_temporary_overlay() {
 
 test_dry_run_says_how_long_each_step_takes() {
   dry_run "${TOOLS[@]}"
-  assert_eq 8 "$(grep -cE '^==> \[[1-8]/8\] .+\(typically [^)]+\)$' <<<"$OUT")" "step headers with a typical time"
+  assert_eq 9 "$(grep -cE '^==> \[[1-9]/9\] .+\(typically [^)]+\)$' <<<"$OUT")" "step headers with a typical time"
+}
+
+# fake_cluster : stubs that answer as an existing cluster with the pinned Dapr would, for a real (not
+# dry) run; the Secrets deploy.sh creates are kept in $TEST_TMP/secrets/NAME, one file each.
+fake_cluster() {
+  sandbox_path "${TOOLS[@]}"
+  mkdir -p "$TEST_TMP/secrets"
+  printf 'exit 0\n' >"$TEST_TMP/stub-eksctl.sh"
+  printf 'exit 0\n' >"$TEST_TMP/stub-helm.sh"
+  printf 'exit 0\n' >"$TEST_TMP/stub-dapr.sh"
+  cat >"$TEST_TMP/stub-aws.sh" <<'EOF'
+[[ "$*" == "eks describe-cluster"* ]] && echo ACTIVE
+exit 0
+EOF
+  cat >"$TEST_TMP/stub-kubectl.sh" <<EOF
+case "\$*" in
+  "get secret "*) [[ -f "\$TEST_TMP/secrets/\$3" ]]; exit ;;
+  "create secret generic "*) cat >"\$TEST_TMP/secrets/\$4" ;;
+  *" -f -"*) cat >/dev/null ;;
+  "get deployment dapr-operator "*) echo "ghcr.io/dapr/operator:$DAPR_RUNTIME_VERSION" ;;
+  "get deployment dapr-sidecar-injector "*) echo 1 ;;
+esac
+exit 0
+EOF
+}
+
+deploy() { # a real run against fake_cluster
+  : >"$CALLS"
+  capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=registry.example.com/team IMAGE_TAG=1.2.3 "$SCRIPTS/deploy.sh"
+}
+
+test_makes_the_token_secrets_once_keeps_them_and_never_shows_them() {
+  local first s
+  fake_cluster
+  deploy
+  assert_status 0 "$RC"
+  assert_in_order "$(calls)" \
+    "kubectl apply -k " \
+    "kubectl create secret generic dapr-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
+    "kubectl create secret generic app-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
+    "kubectl apply -k "
+  assert_contains "$(grep 'kubectl apply -k ' "$CALLS" | head -n1)" "--selector app.kubernetes.io/name=dapr-services" "the first apply -k"
+  for s in dapr-api-token app-api-token; do
+    [[ "$(cat "$TEST_TMP/secrets/$s")" =~ ^[0-9a-f]{64}$ ]] || fail "secret $s: want 64 hex digits, got [$(cat "$TEST_TMP/secrets/$s")]"
+    assert_not_contains "$OUT$ERR$(calls)" "$(cat "$TEST_TMP/secrets/$s")" "output and command lines"
+  done
+  [[ "$(cat "$TEST_TMP/secrets/dapr-api-token")" != "$(cat "$TEST_TMP/secrets/app-api-token")" ]] || fail "both tokens are the same"
+  assert_not_contains "$OUT$ERR$(calls)" "$FAKE_KEY" "output and command lines"
+  first=$(cat "$TEST_TMP/secrets/dapr-api-token" "$TEST_TMP/secrets/app-api-token")
+
+  deploy
+  assert_status 0 "$RC"
+  assert_not_contains "$(calls)" "create secret generic dapr-api-token" "calls of the second run"
+  assert_not_contains "$(calls)" "create secret generic app-api-token" "calls of the second run"
+  assert_contains "$ERR" "secret dapr-api-token exists: kept"
+  assert_eq "$first" "$(cat "$TEST_TMP/secrets/dapr-api-token" "$TEST_TMP/secrets/app-api-token")" "tokens after the second run"
+}
+
+test_an_installed_dapr_is_upgraded_to_the_same_values() {
+  # `dapr upgrade` resets the chart values it is not given: a re-run must pass them again.
+  fake_cluster
+  deploy
+  assert_status 0 "$RC"
+  assert_contains "$(calls)" "dapr upgrade -k --runtime-version $DAPR_RUNTIME_VERSION --set dapr_sidecar_injector.sidecarDropALLCapabilities=true"
+  assert_not_contains "$(calls)" "rollout restart" "calls when neither the version nor the injector changed"
 }
 
 test_fails_fast_when_the_api_key_is_unset() {

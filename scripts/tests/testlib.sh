@@ -89,7 +89,7 @@ capture() {
 # Utilities the scripts may use; a sandbox PATH holds only these plus the stubs a test asks for,
 # so that a test can take a tool away even when the machine has it.
 BASE_UTILITIES=(bash env sh cat mktemp rm rmdir mkdir dirname basename awk sed grep tr sort head tail
-  cut wc sleep chmod cp mv ls tee date uname id readlink)
+  cut wc sleep chmod cp mv ls tee date uname id readlink od)
 
 # sandbox_path [STUB...] : makes capture run with PATH=$TEST_TMP/bin, holding the base utilities and a stub for each
 # STUB. A stub records "NAME ARGS" in $CALLS and exits 97, unless $TEST_TMP/stub-NAME.sh exists:
