@@ -120,7 +120,7 @@ ready_ms() {
   local app=$1 port started deadline
   port=$(free_ports 1)
   started=$(now_ms)
-  SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port java "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" \
+  APP_API_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port java "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" \
     -jar "${app_jar[$app]}" >"$BENCH_DIR/$app-start.log" 2>&1 &
   APP_PID=$!
   deadline=$((started + 60000))
@@ -149,15 +149,19 @@ done
 
 # ---------------------------------------------------------------- the stack
 
-read -r -a ports <<<"$(free_ports 9)"
+read -r -a ports <<<"$(free_ports 11)"
 export ZIPKIN_PORT=${ports[0]} GREETER_PORT=${ports[1]} GREETER_DAPR_HTTP_PORT=${ports[2]} \
   GREETER_DAPR_GRPC_PORT=${ports[3]} GREETER_DAPR_METRICS_PORT=${ports[4]} COMMS_PORT=${ports[5]} \
-  COMMS_DAPR_HTTP_PORT=${ports[6]} COMMS_DAPR_GRPC_PORT=${ports[7]} COMMS_DAPR_METRICS_PORT=${ports[8]}
+  COMMS_DAPR_HTTP_PORT=${ports[6]} COMMS_DAPR_GRPC_PORT=${ports[7]} COMMS_DAPR_METRICS_PORT=${ports[8]} \
+  SENTRY_PORT=${ports[9]} SENTRY_HEALTH_PORT=${ports[10]}
 log "starting the stack with scripts/local-up.sh (ports ${ports[*]})"
 STACK_STARTED=true
 LOCAL_RUN_DIR="$STACK_DIR" "$SCRIPTS_DIR/local-up.sh" >"$BENCH_DIR/local-up.out" 2>&1 \
   || { tail -n 40 "$BENCH_DIR/local-up.out" >&2; die "local-up failed"; }
 PROCS=(comms comms-daprd greeter-daprd greeter zipkin)
+# This run's tokens, which local-up made: the sidecars' API wants the API token, greeter the app token.
+# shellcheck source=/dev/null
+source "$STACK_DIR/tokens.env"
 declare -A PID=()
 while read -r name pid; do PID[$name]=$pid; done <"$STACK_DIR/pids"
 
@@ -191,10 +195,21 @@ layer_url() {
   esac
 }
 
+layer_token() {
+  case "$1" in
+    greeter) echo "$APP_API_TOKEN" ;;
+    greeter-sidecar | both-sidecars) echo "$DAPR_API_TOKEN" ;;
+  esac
+}
+
 # attack LAYER RATE SECONDS [VEGETA FLAGS...] : results into $BENCH_DIR/results.bin (RATE 0: closed loop).
+# The token goes in the target (vegeta's http format) rather than on vegeta's command line.
 attack() {
-  echo "POST $(layer_url "$1")" | "$VEGETA" attack -rate="$2" -duration="$3s" -timeout=10s "${@:4}" \
-    -header 'Content-Type: application/json' -body "$BODY" -output "$BENCH_DIR/results.bin"
+  local token
+  token=$(layer_token "$1")
+  { echo "POST $(layer_url "$1")"; [[ -z "$token" ]] || echo "dapr-api-token: $token"; } \
+    | "$VEGETA" attack -rate="$2" -duration="$3s" -timeout=10s "${@:4}" \
+      -header 'Content-Type: application/json' -body "$BODY" -output "$BENCH_DIR/results.bin"
 }
 
 # From each answer's body: greeter's answer is a success (for full, only with "fallback":false),

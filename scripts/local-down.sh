@@ -37,7 +37,7 @@ ours() {
   stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
   [[ -n "$stat" && "$stat" != Z* ]] || return 1
   args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
-  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives each daprd --config RUN_DIR/config.yaml.
+  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives daprd and sentry --config RUN_DIR/config.yaml.
   [[ "$args" == *"run-dir=$RUN_DIR "* || "$args" == *" $RUN_DIR/config.yaml "* ]]
 }
 

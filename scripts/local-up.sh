@@ -11,17 +11,21 @@ usage() {
   cat <<'EOF'
 Usage: scripts/local-up.sh
 
-Starts, each in the background: Zipkin, greeter + its daprd, comms + its daprd; waits until all are
-healthy; sends one POST /greet with a trace id it makes; prints the answer and the trace's Zipkin URL.
+Starts, each in the background: Zipkin, Dapr's Sentry, greeter + its daprd, comms + its daprd; waits
+until all are healthy; sends one POST /greet with a trace id it makes; prints the answer and the
+trace's Zipkin URL. The sidecars talk mTLS with certificates from Sentry; greeter's sidecar lets only
+comms call POST /greet; the Dapr API token and the app API token are new random values each run
+(kept, readable only by you, in RUN_DIR/tokens.env).
 Refuses if a port it needs is taken. On any failure it names the step, shows the end of the failing
 process's log, and stops everything it started. Stop with scripts/local-down.sh.
 
 Environment (defaults: the ports in the README):
   COMMS_PORT=8080  COMMS_DAPR_HTTP_PORT=3500  COMMS_DAPR_GRPC_PORT=50001  COMMS_DAPR_METRICS_PORT=9090
   GREETER_PORT=8081  GREETER_DAPR_HTTP_PORT=3501  GREETER_DAPR_GRPC_PORT=50002  GREETER_DAPR_METRICS_PORT=9091
-  ZIPKIN_PORT=9411
+  ZIPKIN_PORT=9411  SENTRY_PORT=50003  SENTRY_HEALTH_PORT=8082
   LOCAL_RUN_DIR     logs, PID file, rendered Dapr config (default ~/.local/state/dapr-tracing-demo/local)
   DAPRD             a daprd binary to use instead of the one scripts/daprd.sh provides
+  SENTRY            a sentry binary to use instead of the one `scripts/daprd.sh sentry` provides
   STARTUP_TIMEOUT   seconds to wait for everything to be healthy (default 180)
   TRACE_TIMEOUT     seconds to wait for the trace to reach Zipkin (default 60)
   APP_JAVA_OPTS     JVM options of the two apps (default: the container image's, from pom.xml)
@@ -47,6 +51,8 @@ GREETER_DAPR_HTTP_PORT="${GREETER_DAPR_HTTP_PORT:-3501}"
 GREETER_DAPR_GRPC_PORT="${GREETER_DAPR_GRPC_PORT:-50002}"
 GREETER_DAPR_METRICS_PORT="${GREETER_DAPR_METRICS_PORT:-9091}"
 ZIPKIN_PORT="${ZIPKIN_PORT:-9411}"
+SENTRY_PORT="${SENTRY_PORT:-50003}"
+SENTRY_HEALTH_PORT="${SENTRY_HEALTH_PORT:-8082}"
 RUN_DIR="${LOCAL_RUN_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/dapr-tracing-demo/local}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-180}"
 TRACE_TIMEOUT="${TRACE_TIMEOUT:-60}"
@@ -65,10 +71,11 @@ ZIPKIN_JAR="$CACHE_DIR/zipkin-server-$ZIPKIN_VERSION-exec.jar"
 MARKER="-Ddapr-tracing-demo.run-dir=$RUN_DIR"
 
 # Component names, in start order; each has a log file logs/NAME.log and a health URL.
-COMPONENTS=(zipkin greeter greeter-daprd comms comms-daprd)
+COMPONENTS=(zipkin sentry greeter greeter-daprd comms comms-daprd)
 health_url() {
   case "$1" in
     zipkin) echo "http://127.0.0.1:$ZIPKIN_PORT/health" ;;
+    sentry) echo "http://127.0.0.1:$SENTRY_HEALTH_PORT/healthz" ;;
     greeter) echo "http://127.0.0.1:$GREETER_PORT/actuator/health/readiness" ;;
     greeter-daprd) echo "http://127.0.0.1:$GREETER_DAPR_HTTP_PORT/v1.0/healthz" ;;
     comms) echo "http://127.0.0.1:$COMMS_PORT/actuator/health/readiness" ;;
@@ -119,7 +126,7 @@ ours() {
   stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
   [[ -n "$stat" && "$stat" != Z* ]] || return 1
   args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
-  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives each daprd --config RUN_DIR/config.yaml.
+  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives daprd and sentry --config RUN_DIR/config.yaml.
   [[ "$args" == *"run-dir=$RUN_DIR "* || "$args" == *" $RUN_DIR/config.yaml "* ]]
 }
 
@@ -154,7 +161,7 @@ for var in STARTUP_TIMEOUT TRACE_TIMEOUT; do
   [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a number of seconds, got '${!var}'"
 done
 declare -A port_owner=()
-for var in ZIPKIN_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT GREETER_DAPR_GRPC_PORT GREETER_DAPR_METRICS_PORT \
+for var in ZIPKIN_PORT SENTRY_PORT SENTRY_HEALTH_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT GREETER_DAPR_GRPC_PORT GREETER_DAPR_METRICS_PORT \
   COMMS_PORT COMMS_DAPR_HTTP_PORT COMMS_DAPR_GRPC_PORT COMMS_DAPR_METRICS_PORT; do
   port="${!var}"
   valid_port "$port" || die "$var is not a port: '$port'"
@@ -199,14 +206,13 @@ fi
 COMMS_JAR=$(unpacked_jar comms-service)
 GREETER_JAR=$(unpacked_jar greeter-service)
 
-step "get daprd $DAPR_RUNTIME_VERSION" "1s when kept in ~/.dapr/bin; the first build takes minutes"
-if [[ -n "${DAPRD:-}" ]]; then
-  daprd_bin="$DAPRD"
-  info "using DAPRD=$daprd_bin"
-else
-  daprd_bin="$("$SCRIPTS_DIR/daprd.sh")"
-fi
-[[ -f "$daprd_bin" && -x "$daprd_bin" ]] || die "daprd is not an executable file: $daprd_bin"
+step "get daprd and sentry $DAPR_RUNTIME_VERSION" "1s when built before; the first build takes minutes"
+daprd_bin="${DAPRD:-$("$SCRIPTS_DIR/daprd.sh")}"
+sentry_bin="${SENTRY:-$("$SCRIPTS_DIR/daprd.sh" sentry)}"
+for bin in "$daprd_bin" "$sentry_bin"; do
+  [[ -f "$bin" && -x "$bin" ]] || die "not an executable file: $bin"
+done
+info "$daprd_bin, $sentry_bin"
 
 step "get Zipkin $ZIPKIN_VERSION" "1s when cached, else ~20s (135 MB from Maven Central)"
 if [[ ! -s "$ZIPKIN_JAR" ]]; then
@@ -240,7 +246,7 @@ done <"$SCRIPTS_DIR/local/config.yaml" >"$RUN_DIR/config.yaml"
 ((rendered == 2)) || die "scripts/local/config.yaml no longer has one endpointAddress and one connectionString line to set"
 info "$RUN_DIR/config.yaml"
 
-step "start Zipkin, greeter, comms and their sidecars" "1s"
+step "start Zipkin, Sentry, greeter, comms and their sidecars" "5s"
 : >"$PID_FILE"
 app_env=(
   SERVER_ADDRESS=127.0.0.1
@@ -248,11 +254,22 @@ app_env=(
   "MANAGEMENT_ZIPKIN_TRACING_ENDPOINT=$zipkin_spans"
   "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=local"
 )
-# daprd_args APP_ID APP_PORT HTTP GRPC METRICS: a sidecar that listens on loopback only.
+# New tokens each run: the Dapr API token (app -> its sidecar) and the app API token (sidecar -> app).
+(
+  umask 077
+  printf 'DAPR_API_TOKEN=%s\nAPP_API_TOKEN=%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
+    "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$RUN_DIR/tokens.env"
+)
+# shellcheck source=/dev/null
+source "$RUN_DIR/tokens.env"
+register_secret "$DAPR_API_TOKEN"
+register_secret "$APP_API_TOKEN"
+# daprd_args APP_ID APP_PORT HTTP GRPC METRICS: a sidecar that listens on loopback only and talks mTLS.
 daprd_args() {
   printf '%s\n' --app-id "$1" --app-port "$2" --app-protocol http --app-channel-address 127.0.0.1 \
     --dapr-http-port "$3" --dapr-grpc-port "$4" --metrics-port "$5" \
     --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 --metrics-listen-address 127.0.0.1 \
+    --enable-mtls --sentry-address "127.0.0.1:$SENTRY_PORT" \
     --config "$RUN_DIR/config.yaml" --resources-path "$SCRIPTS_DIR/local/resources" \
     --log-as-json --log-level info
 }
@@ -264,13 +281,28 @@ read -r -a zipkin_java_opts <<<"$ZIPKIN_JAVA_OPTS"
 # Zipkin on loopback only (its default is every interface).
 start zipkin env "QUERY_PORT=$ZIPKIN_PORT" "MEM_MAX_SPANS=$ZIPKIN_MAX_SPANS" java "$MARKER" "${zipkin_java_opts[@]}" -jar "$ZIPKIN_JAR" \
   "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].port=$ZIPKIN_PORT" "--armeria.ports[0].protocols[0]=http"
-start greeter env "${app_env[@]}" "SERVER_PORT=$GREETER_PORT" \
+# Dapr's certificate authority signs each sidecar's certificate; on its first start it makes a new
+# root and issuer in RUN_DIR/sentry, which the sidecars then trust.
+rm -rf "$RUN_DIR/sentry"
+mkdir -p "$RUN_DIR/sentry"
+start sentry "$sentry_bin" --issuer-credentials "$RUN_DIR/sentry" --trust-domain localhost \
+  --listen-address 127.0.0.1 --port "$SENTRY_PORT" --healthz-listen-address 127.0.0.1 --healthz-port "$SENTRY_HEALTH_PORT" \
+  --enable-metrics=false --config "$RUN_DIR/config.yaml" --log-as-json
+# Tokens go through the environment, never a command line (which any user can read with ps).
+APP_API_TOKEN=$APP_API_TOKEN start greeter env "${app_env[@]}" "SERVER_PORT=$GREETER_PORT" \
   java "$MARKER" "${app_java_opts[@]}" -jar "$GREETER_JAR"
-start greeter-daprd env DAPR_HOST_IP=127.0.0.1 "$daprd_bin" "${greeter_daprd_args[@]}"
-start comms env "${app_env[@]}" "SERVER_PORT=$COMMS_PORT" \
+DAPR_API_TOKEN=$DAPR_API_TOKEN start comms env "${app_env[@]}" "SERVER_PORT=$COMMS_PORT" \
   "DAPR_HTTP_PORT=$COMMS_DAPR_HTTP_PORT" "DAPR_GRPC_PORT=$COMMS_DAPR_GRPC_PORT" \
   java "$MARKER" "${app_java_opts[@]}" -jar "$COMMS_JAR"
-start comms-daprd env DAPR_HOST_IP=127.0.0.1 "$daprd_bin" "${comms_daprd_args[@]}"
+deadline=$((SECONDS + 30))
+until [[ -s "$RUN_DIR/sentry/ca.crt" ]]; do
+  ((SECONDS < deadline)) || { FAILURE_LOGS=("$LOG_DIR/sentry.log"); die "Sentry made no root certificate within 30s"; }
+  sleep 0.2
+done
+# The sidecars' namespace is the cluster's, so the access-control policy reads the same in both.
+sidecar_env=(DAPR_HOST_IP=127.0.0.1 NAMESPACE=dapr-services "DAPR_TRUST_ANCHORS=$(cat "$RUN_DIR/sentry/ca.crt")")
+DAPR_API_TOKEN=$DAPR_API_TOKEN APP_API_TOKEN=$APP_API_TOKEN start greeter-daprd env "${sidecar_env[@]}" "$daprd_bin" "${greeter_daprd_args[@]}"
+DAPR_API_TOKEN=$DAPR_API_TOKEN APP_API_TOKEN=$APP_API_TOKEN start comms-daprd env "${sidecar_env[@]}" "$daprd_bin" "${comms_daprd_args[@]}"
 
 # Each PID becomes its final command only once the exec chain (setsid, nohup, env) is done; wait for
 # that, so that a failure from here on finds every process under its recorded identity.
@@ -279,7 +311,7 @@ while read -r name pid; do
   while alive "$pid" && ! ours "$pid" && ((SECONDS < settle_deadline)); do sleep 0.1; done
 done <"$PID_FILE"
 
-step "wait until all five are healthy" "20-60s"
+step "wait until all six are healthy" "20-60s"
 waited_from=$SECONDS
 declare -A pid_of=()
 while read -r name pid; do pid_of[$name]=$pid; done <"$PID_FILE"
@@ -349,6 +381,7 @@ Running in the background (logs in $LOG_DIR):
   comms   http://localhost:$COMMS_PORT/greet     sidecar HTTP $COMMS_DAPR_HTTP_PORT, gRPC $COMMS_DAPR_GRPC_PORT, metrics $COMMS_DAPR_METRICS_PORT
   greeter http://localhost:$GREETER_PORT/greet     sidecar HTTP $GREETER_DAPR_HTTP_PORT, gRPC $GREETER_DAPR_GRPC_PORT, metrics $GREETER_DAPR_METRICS_PORT
   Zipkin  http://localhost:$ZIPKIN_PORT/zipkin/
+  Sentry  127.0.0.1:$SENTRY_PORT (the sidecars' mTLS certificates); tokens in $RUN_DIR/tokens.env
 Try:  curl -X POST localhost:$COMMS_PORT/greet -H 'Content-Type: application/json' -d '{"name":"Ada"}'
 Load: BASE_URL=http://localhost:$COMMS_PORT scripts/load.sh
 Stop: ${env_prefix}scripts/local-down.sh

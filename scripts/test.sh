@@ -36,19 +36,20 @@ done
 need_tools java go curl python3
 
 cd "$REPO_ROOT"
-daprd=""
+daprd="" sentry=""
 need_daprd() {
   if [[ -z "$daprd" ]]; then
-    log "daprd (first build on a new machine: about 9 minutes; later runs reuse ~/.dapr/bin/daprd)"
+    log "daprd and sentry (first build on a new machine: about 9 minutes; later runs reuse them)"
     # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
     daprd="$("$SCRIPTS_DIR/daprd.sh")" || return 1
-    info "using $daprd"
+    sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" || return 1
+    info "using $daprd and $sentry"
   fi
 }
 
 suite_maven() {
   need_daprd || return 1
-  ./mvnw -B -ntp verify -Ddaprd.path="$daprd"
+  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry"
 }
 
 suite_local() {

@@ -67,10 +67,11 @@ trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=local/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/local/harness.sh"
 
-read -r -a PORTS <<<"$(free_ports 9)"
+read -r -a PORTS <<<"$(free_ports 11)"
 export ZIPKIN_PORT=${PORTS[0]} GREETER_PORT=${PORTS[1]} GREETER_DAPR_HTTP_PORT=${PORTS[2]} \
   GREETER_DAPR_GRPC_PORT=${PORTS[3]} GREETER_DAPR_METRICS_PORT=${PORTS[4]} COMMS_PORT=${PORTS[5]} \
-  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]}
+  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]} \
+  SENTRY_PORT=${PORTS[9]} SENTRY_HEALTH_PORT=${PORTS[10]}
 
 zipkin_pid() { awk '$1 == "zipkin" { print $2 }' "$LOCAL_RUN_DIR/pids" 2>/dev/null; }
 cpu_ticks() { local stat f; stat=$(cat "/proc/$1/stat") || return 1; read -r -a f <<<"${stat##*) }"; echo $((f[11] + f[12])); }

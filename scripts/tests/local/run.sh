@@ -32,11 +32,11 @@ trap 'exit 143' TERM
 # shellcheck source-path=SCRIPTDIR source=harness.sh
 source "$HERE/harness.sh"
 
-# Nine free loopback ports for the stack, plus two spare (one is the port nobody listens on).
+# Eleven free loopback ports for the stack, plus two spare (one is the port nobody listens on).
 mapfile -t PORTS < <(python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(11):
+for _ in range(13):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -44,12 +44,13 @@ for s in socks:
     print(s.getsockname()[1])
 EOF
 )
-((${#PORTS[@]} == 11)) || { say "could not pick free ports"; exit 1; }
+((${#PORTS[@]} == 13)) || { say "could not pick free ports"; exit 1; }
 export ZIPKIN_PORT=${PORTS[0]} GREETER_PORT=${PORTS[1]} GREETER_DAPR_HTTP_PORT=${PORTS[2]} \
   GREETER_DAPR_GRPC_PORT=${PORTS[3]} GREETER_DAPR_METRICS_PORT=${PORTS[4]} COMMS_PORT=${PORTS[5]} \
-  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]}
-STACK_PORTS=("${PORTS[@]:0:9}")
-UNUSED_PORT=${PORTS[10]}
+  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]} \
+  SENTRY_PORT=${PORTS[9]} SENTRY_HEALTH_PORT=${PORTS[10]}
+STACK_PORTS=("${PORTS[@]:0:11}")
+UNUSED_PORT=${PORTS[12]}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -125,6 +126,19 @@ daprdScriptPrintsOnlyThePathOfThePinnedDaprd() {
   [[ -x "$path" ]] || fail "not an executable: $path" || return 1
   [[ "$("$path" --version)" == "$DAPR_RUNTIME_VERSION" ]] || fail "$path --version is not $DAPR_RUNTIME_VERSION" || return 1
   say "  $path, $DAPR_RUNTIME_VERSION, in ${DAPRD_SECONDS}s"
+}
+
+# CVE-2026-33186, a gRPC authorization bypass, is fixed in grpc-go 1.79.3.
+daprdAndSentryAreBuiltWithAFixedGrpc() {
+  local bin grpc
+  for bin in "$("$SCRIPTS/daprd.sh" 2>/dev/null)" "$("$SCRIPTS/daprd.sh" sentry 2>/dev/null)"; do
+    [[ -x "$bin" ]] || fail "daprd.sh did not print an executable: '$bin'" || return 1
+    grpc=$(go version -m "$bin" | awk '$1 == "dep" && $2 == "google.golang.org/grpc" { print $3 }')
+    [[ -n "$grpc" ]] || fail "$bin: no google.golang.org/grpc in its build info" || return 1
+    [[ "$(printf '%s\n' v1.79.3 "$grpc" | sort -V | head -n1)" == v1.79.3 ]] \
+      || fail "$bin is built with grpc-go $grpc, older than the fix (v1.79.3)" || return 1
+    say "  $bin: grpc-go $grpc"
+  done
 }
 
 daprdScriptRefusesAModuleOfAnotherVersion() {
@@ -257,9 +271,9 @@ refusesToStartWhenAPortIsTaken() {
 anInterruptedLocalUpStopsWhatItStarted() {
   "$SCRIPTS/local-up.sh" >"$WORK/interrupted.out" 2>&1 &
   local up_pid=$! deadline=$((SECONDS + 60))
-  # Interrupt it while it waits for health: all five processes are started by then.
-  until grep -q "wait until all five are healthy" "$WORK/interrupted.out" || ((SECONDS >= deadline)); do sleep 0.1; done
-  grep -q "wait until all five are healthy" "$WORK/interrupted.out" || { show "$WORK/interrupted.out"; fail "local-up never got to the wait"; return 1; }
+  # Interrupt it while it waits for health: all six processes are started by then.
+  until grep -q "wait until all six are healthy" "$WORK/interrupted.out" || ((SECONDS >= deadline)); do sleep 0.1; done
+  grep -q "wait until all six are healthy" "$WORK/interrupted.out" || { show "$WORK/interrupted.out"; fail "local-up never got to the wait"; return 1; }
   kill -TERM "$up_pid"
   wait "$up_pid"
   local rc=$?
@@ -279,7 +293,7 @@ EOF
     fail "local-up succeeded with a sidecar that cannot start"
     return 1
   fi
-  has "$WORK/broken-sidecar.out" "stopped at step .*wait until all five are healthy" \
+  has "$WORK/broken-sidecar.out" "stopped at step .*wait until all six are healthy" \
     "daprd exited while starting" "broken-daprd: refusing to start on purpose" || return 1
   # Zipkin and the apps had been started: they must be gone by the time local-up returns.
   grep -q "zipkin: pid" "$WORK/broken-sidecar.out" || fail "zipkin was not started, so the cleanup was not exercised" || return 1
@@ -324,6 +338,7 @@ say "local-run tests: ports ${STACK_PORTS[*]}, run dir $LOCAL_RUN_DIR"
 run_test runFileUsesTheSamePortsIdsAndConfigAsLocalUp
 run_test scriptsAreShellcheckClean
 run_test daprdScriptPrintsOnlyThePathOfThePinnedDaprd
+run_test daprdAndSentryAreBuiltWithAFixedGrpc
 run_test daprdScriptRefusesAModuleOfAnotherVersion
 run_test daprdScriptSaysGoIsMissing
 run_test localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl

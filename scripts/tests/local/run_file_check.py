@@ -37,8 +37,8 @@ def main():
     errors = []
     run_file = yaml.safe_load((root / "dapr.yaml").read_text())
     ports = local_up_defaults(root)
-    if len(ports) != 9:
-        errors.append(f"expected 9 port defaults in local-up.sh, found {sorted(ports)}")
+    if len(ports) != 11:
+        errors.append(f"expected 11 port defaults in local-up.sh, found {sorted(ports)}")
 
     if run_file.get("version") != 1:
         errors.append("version is not 1")

@@ -6,9 +6,11 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -16,7 +18,9 @@ import org.yaml.snakeyaml.Yaml;
 
 /**
  * comms and greeter, each with a real daprd sidecar, on free loopback ports: the request path of
- * the README on one machine. Sidecars and apps export their spans to the given OTLP receiver.
+ * the README on one machine, secured as in the cluster: the sidecars talk mTLS with certificates
+ * from a real Sentry, and use the Dapr API token and the app API token. Sidecars and apps export
+ * their spans to the given OTLP receiver.
  */
 final class DaprStack implements AutoCloseable {
 
@@ -24,6 +28,19 @@ final class DaprStack implements AutoCloseable {
 
 	/** The deployment environment the apps are told they run in, as Datadog's env tag. */
 	static final String ENVIRONMENT = "e2e";
+
+	/** The sidecars' namespace, the cluster's, which the access-control policy names. */
+	private static final String NAMESPACE = "dapr-services";
+
+	private final String apiToken = randomToken();
+
+	private final String appToken = randomToken();
+
+	private final int sentryPort = freePort();
+
+	private final int sentryHealthPort = freePort();
+
+	private String trustAnchors;
 
 	private final OtlpReceiver receiver;
 
@@ -36,6 +53,8 @@ final class DaprStack implements AutoCloseable {
 	private final Node comms = new Node("comms");
 
 	private final Node greeter = new Node("greeter");
+
+	private final Node intruder = new Node("intruder");
 
 	private final List<ManagedProcess> running = new ArrayList<>();
 
@@ -77,10 +96,11 @@ final class DaprStack implements AutoCloseable {
 	static DaprStack start(OtlpReceiver receiver, Path workDir) throws IOException {
 		DaprStack stack = new DaprStack(receiver, workDir);
 		try {
+			stack.startSentry();
 			stack.startGreeter();
 			stack.commsApp = stack.startApp(stack.comms, "e2e.commsJar",
 					Map.of("DAPR_HTTP_PORT", String.valueOf(stack.comms.httpPort), "DAPR_GRPC_PORT",
-							String.valueOf(stack.comms.grpcPort)));
+							String.valueOf(stack.comms.grpcPort), "DAPR_API_TOKEN", stack.apiToken));
 			stack.startSidecar(stack.comms);
 			return stack;
 		}
@@ -98,6 +118,33 @@ final class DaprStack implements AutoCloseable {
 		return this.commsApp;
 	}
 
+	String greeterAppUrl(String path) {
+		return "http://127.0.0.1:" + this.greeter.appPort + path;
+	}
+
+	/** The URL of comms' sidecar's HTTP API that invokes METHOD of greeter. */
+	String commsSidecarInvokeUrl(String method) {
+		return invokeUrl(this.comms, method);
+	}
+
+	/** The Dapr API token of the sidecars (app → sidecar), as the apps' environment carries it. */
+	String apiToken() {
+		return this.apiToken;
+	}
+
+	/**
+	 * Starts a third sidecar, app id "intruder", with a certificate from the same Sentry and the same
+	 * API token: another workload of the namespace. Returns the URL through it that invokes METHOD of greeter.
+	 */
+	String startIntruderSidecar(String method) {
+		startSidecar(this.intruder);
+		return invokeUrl(this.intruder, method);
+	}
+
+	private static String invokeUrl(Node node, String method) {
+		return "http://127.0.0.1:" + node.httpPort + "/v1.0/invoke/greeter/method/" + method;
+	}
+
 	void stopGreeterApp() {
 		stop(this.greeterApp);
 	}
@@ -108,7 +155,7 @@ final class DaprStack implements AutoCloseable {
 
 	/** greeter's app first: its sidecar waits for the app's port before it serves. */
 	void startGreeter() {
-		this.greeterApp = startApp(this.greeter, "e2e.greeterJar", Map.of());
+		this.greeterApp = startApp(this.greeter, "e2e.greeterJar", Map.of("APP_API_TOKEN", this.appToken));
 		this.greeterSidecar = startSidecar(this.greeter);
 	}
 
@@ -125,15 +172,34 @@ final class DaprStack implements AutoCloseable {
 			.awaitHealthy("http://127.0.0.1:" + node.appPort + "/actuator/health/readiness", START_TIMEOUT));
 	}
 
+	/** Dapr's certificate authority, with a new root of its own making, which the sidecars then trust. */
+	private void startSentry() throws IOException {
+		Path credentials = Files.createDirectories(this.workDir.resolve("sentry"));
+		List<String> command = List.of(requiredFile("e2e.sentry").toString(), "--issuer-credentials",
+				credentials.toString(), "--trust-domain", "localhost", "--listen-address", "127.0.0.1", "--port",
+				String.valueOf(this.sentryPort), "--healthz-listen-address", "127.0.0.1", "--healthz-port",
+				String.valueOf(this.sentryHealthPort), "--enable-metrics=false", "--config", this.config.toString(),
+				"--log-as-json");
+		track(ManagedProcess.start("sentry", command, Map.of(), this.workDir)
+			.awaitHealthy("http://127.0.0.1:" + this.sentryHealthPort + "/healthz", START_TIMEOUT));
+		this.trustAnchors = Files.readString(credentials.resolve("ca.crt"));
+	}
+
 	private ManagedProcess startSidecar(Node node) {
-		List<String> command = List.of(requiredFile("e2e.daprd").toString(), "--app-id", node.appId, "--app-port",
-				String.valueOf(node.appPort), "--app-protocol", "http", "--app-channel-address", "127.0.0.1",
+		List<String> command = new ArrayList<>(List.of(requiredFile("e2e.daprd").toString(), "--app-id", node.appId,
 				"--dapr-http-port", String.valueOf(node.httpPort), "--dapr-grpc-port", String.valueOf(node.grpcPort),
 				"--dapr-internal-grpc-port", String.valueOf(node.internalGrpcPort), "--metrics-port",
 				String.valueOf(node.metricsPort), "--dapr-listen-addresses", "127.0.0.1",
-				"--dapr-internal-grpc-listen-address", "127.0.0.1", "--config", this.config.toString(),
-				"--resources-path", this.resources.toString(), "--log-as-json", "--log-level", "info");
-		return track(ManagedProcess.start(node.appId + "-daprd", command, Map.of(), this.workDir)
+				"--dapr-internal-grpc-listen-address", "127.0.0.1", "--enable-mtls", "--sentry-address",
+				"127.0.0.1:" + this.sentryPort, "--config", this.config.toString(), "--resources-path",
+				this.resources.toString(), "--log-as-json", "--log-level", "info"));
+		if (node != this.intruder) {
+			command.addAll(List.of("--app-port", String.valueOf(node.appPort), "--app-protocol", "http",
+					"--app-channel-address", "127.0.0.1"));
+		}
+		Map<String, String> env = Map.of("NAMESPACE", NAMESPACE, "DAPR_TRUST_ANCHORS", this.trustAnchors,
+				"DAPR_API_TOKEN", this.apiToken, "APP_API_TOKEN", this.appToken);
+		return track(ManagedProcess.start(node.appId + "-daprd", command, env, this.workDir)
 			.awaitHealthy("http://127.0.0.1:" + node.httpPort + "/v1.0/healthz", START_TIMEOUT));
 	}
 
@@ -187,9 +253,16 @@ final class DaprStack implements AutoCloseable {
 		String value = System.getProperty(property);
 		if (value == null || !Files.isRegularFile(Path.of(value))) {
 			throw new IllegalStateException("System property " + property + " must name an existing file, but is "
-					+ value + (property.equals("e2e.daprd") ? " (run scripts/daprd.sh to build or find daprd)" : ""));
+					+ value + (property.equals("e2e.daprd") || property.equals("e2e.sentry")
+							? " (scripts/daprd.sh [sentry] builds or finds it; pass -Ddaprd.path=... -Dsentry.path=...)" : ""));
 		}
 		return Path.of(value);
+	}
+
+	private static String randomToken() {
+		byte[] bytes = new byte[32];
+		new SecureRandom().nextBytes(bytes);
+		return HexFormat.of().formatHex(bytes);
 	}
 
 	private static int freePort() {
