@@ -60,10 +60,14 @@ class TomcatProblemDetailsConfiguration {
 			if (status < 400 || response.getContentWritten() > 0 || !response.setErrorReported()) {
 				return;
 			}
-			ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatusCode.valueOf(status),
+			// Tomcat's 501 (CONNECT, a transfer coding other than chunked) and 505 (an HTTP version other than 1.x)
+			// answer what the client sent: a 4xx, as all bad input gets; the detail still says what is unsupported.
+			int answer = (status == 501 || status == 505) ? 400 : status;
+			ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatusCode.valueOf(answer),
 					descriptions.getString("http." + status + ".desc"));
 			try {
 				byte[] body = this.json.writeValueAsBytes(problem);
+				response.setStatus(answer);
 				response.setContentType(MediaType.APPLICATION_PROBLEM_JSON_VALUE);
 				response.setContentLength(body.length);
 				OutputStream out = response.getOutputStream();
