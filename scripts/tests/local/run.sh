@@ -193,6 +193,17 @@ loadOf100At10AllSucceedNoneLost() {
   has "$WORK/load.out" '^requests:   100$' '^successes:  100$' '^fallbacks:  0$' '^errors:     0$'
 }
 
+tokensAreRandomPrivateAndNeverOnACommandLineOrInALog() {
+  local file="$LOCAL_RUN_DIR/tokens.env" args token
+  [[ "$(stat -c %a "$file")" == 600 ]] || fail "$file is readable by others" || return 1
+  args=$(ps -eww -o args=)
+  while IFS='=' read -r _ token; do
+    [[ "$token" =~ ^[0-9a-f]{64}$ ]] || fail "a token is not 32 random bytes in hex" || return 1
+    [[ "$args" != *"$token"* ]] || fail "a token is on a command line" || return 1
+    ! grep -rqF "$token" "$LOCAL_RUN_DIR/logs" "$WORK"/*.out || fail "a token is in a log or an output" || return 1
+  done <"$file"
+}
+
 aSecondLocalUpWhileRunningRefusesAndLeavesTheStackAlone() {
   local before
   before="$(cat "$LOCAL_RUN_DIR/pids")"
@@ -343,6 +354,7 @@ run_test daprdScriptRefusesAModuleOfAnotherVersion
 run_test daprdScriptSaysGoIsMissing
 run_test localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl
 run_test oneTraceLinksCommsAndGreeterAppsThroughBothSidecars
+run_test tokensAreRandomPrivateAndNeverOnACommandLineOrInALog
 run_test loadOf100At10AllSucceedNoneLost
 run_test loadFailsWhenNothingAnswers
 run_test aSecondLocalUpWhileRunningRefusesAndLeavesTheStackAlone
