@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tears down everything scripts/deploy.sh made, in reverse order, so nothing is left billing:
-# app -> Dapr -> Datadog (Agent, Operator, Secret) -> volumes and StorageClass -> EKS cluster.
-# Each step skips what is already gone, so an interrupted teardown is finished by running it again.
+# app -> Dapr dashboard and control plane -> Datadog (Agent, Operator, Secret) -> volumes and
+# StorageClass -> EKS cluster. Each step skips what is already gone, so an interrupted teardown is
+# finished by running it again.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -11,9 +12,9 @@ usage() {
 Usage: scripts/delete-all.sh [--yes] [--dry-run] [-h|--help]
 
 Deletes, in order: the app (kubernetes/base/, with its namespace and so the Secrets of the Dapr
-tokens in it), the Dapr control plane, the Datadog Agent, Operator and Secret, the Dapr
-scheduler's volumes (so no EBS volume outlives the cluster) and the gp3 StorageClass, then the EKS
-cluster of eksctl/cluster.yaml. About 15 minutes, most of it eksctl deleting the cluster.
+tokens in it), the Dapr dashboard and control plane, the Datadog Agent, Operator and Secret, the
+Dapr scheduler's volumes (so no EBS volume outlives the cluster) and the gp3 StorageClass, then the
+EKS cluster of eksctl/cluster.yaml. About 15 minutes, most of it eksctl deleting the cluster.
 
 Options:
   --yes       do not ask for confirmation (needed when there is no terminal, e.g. in CI)
@@ -43,6 +44,7 @@ APP_NAMESPACE=dapr-services
 STORAGE_CLASS_FILE=$APP_DIR/storage/gp3-storageclass.yaml
 DAPR_NAMESPACE=dapr-system
 OPERATOR_RELEASE=datadog-operator
+DASHBOARD_RELEASE=dapr-dashboard
 
 cd "$REPO_ROOT"
 for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_BASE_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE"; do
@@ -130,7 +132,9 @@ if ((in_cluster)); then
     run kubectl delete -k "$APP_BASE_DIR" --ignore-not-found --wait=true
   fi
 
-  step "Dapr control plane" "1 min"
+  step "Dapr dashboard and control plane" "1 min"
+  note "the dashboard is a Helm release of its own: Dapr CLI 1.18's uninstall no longer removes it"
+  run helm uninstall "$DASHBOARD_RELEASE" --namespace "$DAPR_NAMESPACE" --ignore-not-found --wait
   run dapr uninstall -k --all
 
   step "Datadog Agent, Operator and Secret" "1-2 min"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Deploys the demo to EKS: cluster -> storage -> Datadog Operator -> API key Secret -> Datadog Agent
-# -> Dapr control plane -> namespace and Dapr token Secrets -> comms and greeter. Every step checks
-# what is there first, so running it again does no harm (it brings the cluster back to what this
-# repository describes).
+# -> Dapr control plane -> Dapr dashboard -> namespace and Dapr token Secrets -> comms and greeter.
+# Every step checks what is there first, so running it again does no harm (it brings the cluster
+# back to what this repository describes).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,10 +14,10 @@ Usage: scripts/deploy.sh [--dry-run] [-h|--help]
 Creates the EKS cluster of eksctl/cluster.yaml if it does not exist, then installs or updates, in
 order: the default gp3 StorageClass, the Datadog Operator (Helm), the Secret datadog-secret, the
 Datadog Agent (datadog/datadog-agent.yaml), the Dapr control plane (with the Helm values of
-kubernetes/dapr-helm-values.txt), the namespace dapr-services with the Secrets of the Dapr API
-tokens (random, made once and kept, never printed), and the app (kubernetes/) with the images you
-pushed with scripts/build-images.sh. A first run takes about 25 minutes, a re-run about 4; each
-step prints how long it typically takes.
+kubernetes/dapr-helm-values.txt), the Dapr dashboard (Helm, its last release), the namespace
+dapr-services with the Secrets of the Dapr API tokens (random, made once and kept, never printed),
+and the app (kubernetes/) with the images you pushed with scripts/build-images.sh. A first run
+takes about 25 minutes, a re-run about 4; each step prints how long it typically takes.
 
 Required environment:
   DATADOG_API_KEY  your Datadog API key; it goes only into the cluster Secret datadog-secret
@@ -39,7 +39,7 @@ parse_dry_run_args "$@"
 
 # ---- Preflight: everything is checked before anything is changed. ------------------------------
 load_versions
-need_version DAPR_RUNTIME_VERSION DATADOG_OPERATOR_CHART_VERSION
+need_version DAPR_RUNTIME_VERSION DATADOG_OPERATOR_CHART_VERSION DAPR_DASHBOARD_CHART_VERSION
 need_tools aws eksctl kubectl helm dapr
 need_env DATADOG_API_KEY "export your Datadog API key (Organization Settings > API Keys)"
 register_secret "$DATADOG_API_KEY"
@@ -65,6 +65,10 @@ DAPR_NAMESPACE=dapr-system
 OPERATOR_RELEASE=datadog-operator
 OPERATOR_CHART=datadog/datadog-operator
 DATADOG_HELM_REPO=https://helm.datadoghq.com
+# The release, chart and repository Dapr CLI 1.17 used (its `dapr init -k`); CLI 1.18 dropped the dashboard.
+DASHBOARD_RELEASE=dapr-dashboard
+DASHBOARD_CHART=dapr/dapr-dashboard
+DAPR_HELM_REPO=https://dapr.github.io/helm-charts
 
 cd "$REPO_ROOT"
 for f in "$CLUSTER_FILE" "$AGENT_FILE" "$APP_DIR/kustomization.yaml" "$STORAGE_CLASS_FILE" "$DAPR_VALUES_FILE"; do
@@ -162,7 +166,7 @@ write_overlay() {
 }
 
 # ---- The steps. -----------------------------------------------------------------------------------
-steps_total 9
+steps_total 10
 is_dry_run && printf '# Dry run: nothing is changed; every command is printed as it would run.\n'
 
 step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "15-20 min to create, seconds if it exists"
@@ -237,6 +241,11 @@ else
 fi
 run dapr status -k
 
+step "Dapr dashboard (Helm chart $DAPR_DASHBOARD_CHART_VERSION, the last release: dapr/dashboard is archived)" "1 min"
+run helm repo add dapr "$DAPR_HELM_REPO" --force-update
+run helm upgrade --install "$DASHBOARD_RELEASE" "$DASHBOARD_CHART" --version "$DAPR_DASHBOARD_CHART_VERSION" \
+  --namespace "$DAPR_NAMESPACE" --wait --timeout 5m
+
 step "Namespace $APP_NAMESPACE and the Secrets of the Dapr tokens (${TOKEN_SECRETS[*]})" "seconds"
 overlay_dir=""
 make_temp_dir overlay_dir
@@ -281,7 +290,7 @@ Deployed. Next:
   scripts/port-forward.sh        # comms on localhost:8080 (LOCAL_PORT to change)
   curl -X POST localhost:8080/greet -H 'Content-Type: application/json' -d '{"name":"Ada"}'
   scripts/load.sh -n 100 -c 10   # load, with a latency summary
-  scripts/dashboard.sh           # Dapr dashboard on localhost:9999
+  scripts/dashboard.sh           # Dapr dashboard on 127.0.0.1:9999
   Datadog: APM > Services (comms, greeter), APM > Traces
   scripts/delete-all.sh          # when done: the cluster costs money every hour
 EOF

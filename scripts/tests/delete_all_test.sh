@@ -19,6 +19,7 @@ test_dry_run_yes_tears_down_in_order() {
   assert_status 0 "$RC"
   assert_in_order "$OUT" \
     "+ kubectl delete -k kubernetes/base" \
+    "+ helm uninstall dapr-dashboard --namespace dapr-system " \
     "+ dapr uninstall -k" \
     "+ kubectl delete -f datadog/datadog-agent.yaml" \
     "+ helm uninstall datadog-operator" \

@@ -58,6 +58,9 @@ test_dry_run_plans_every_step_in_order() {
     "+ kubectl apply -f datadog/datadog-agent.yaml" \
     "+ kubectl rollout status daemonset/" \
     "+ dapr init -k --runtime-version" \
+    "+ dapr status -k" \
+    "+ helm repo add dapr https://dapr.github.io/helm-charts --force-update" \
+    "+ helm upgrade --install dapr-dashboard dapr/dapr-dashboard " \
     "+ kubectl apply -k " \
     "kubectl create secret generic dapr-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
     "kubectl create secret generic app-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
@@ -79,6 +82,7 @@ test_dry_run_installs_the_pinned_versions() {
   dry_run "${TOOLS[@]}"
   assert_contains "$OUT" "--version $DATADOG_OPERATOR_CHART_VERSION "
   assert_contains "$OUT" "+ dapr init -k --runtime-version $DAPR_RUNTIME_VERSION --set "
+  assert_contains "$OUT" "+ helm upgrade --install dapr-dashboard dapr/dapr-dashboard --version $DAPR_DASHBOARD_CHART_VERSION --namespace dapr-system --wait "
 }
 
 test_dry_run_installs_dapr_with_every_value_of_the_values_file() {
@@ -141,7 +145,7 @@ test_dry_run_removes_its_temporary_overlay() {
 
 test_dry_run_says_how_long_each_step_takes() {
   dry_run "${TOOLS[@]}"
-  assert_eq 9 "$(grep -cE '^==> \[[1-9]/9\] .+\(typically [^)]+\)$' <<<"$OUT")" "step headers with a typical time"
+  assert_eq 10 "$(grep -cE '^==> \[([1-9]|10)/10\] .+\(typically [^)]+\)$' <<<"$OUT")" "step headers with a typical time"
 }
 
 # fake_cluster : stubs that answer as an existing cluster with the pinned Dapr would, for a real (not
@@ -207,6 +211,19 @@ test_an_installed_dapr_is_upgraded_to_the_same_values() {
   assert_status 0 "$RC"
   assert_contains "$(calls)" "dapr upgrade -k --runtime-version $DAPR_RUNTIME_VERSION --set dapr_sidecar_injector.sidecarDropALLCapabilities=true"
   assert_not_contains "$(calls)" "rollout restart" "calls when neither the version nor the injector changed"
+}
+
+test_installs_the_dashboard_after_dapr_on_every_run() {
+  # Dapr CLI 1.18 installs no dashboard (1.17's `dapr init -k` did): deploy.sh does, also on a re-run.
+  fake_cluster
+  deploy
+  assert_status 0 "$RC"
+  assert_in_order "$(calls)" \
+    "dapr upgrade -k " \
+    "dapr status -k" \
+    "helm repo add dapr https://dapr.github.io/helm-charts --force-update" \
+    "helm upgrade --install dapr-dashboard dapr/dapr-dashboard --version $DAPR_DASHBOARD_CHART_VERSION --namespace dapr-system --wait " \
+    "kubectl apply -k "
 }
 
 test_fails_fast_when_the_api_key_is_unset() {
