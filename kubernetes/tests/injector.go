@@ -29,7 +29,7 @@ const (
 	daprHelmValues    = "kubernetes/dapr-helm-values.txt"
 	injectorChart     = "charts/dapr/charts/dapr_sidecar_injector"
 	injectorChartName = "dapr_sidecar_injector"
-	// The namespace `dapr init -k` installs the control plane (and the dashboard) in.
+	// The namespace of the control plane (`dapr init -k`) and of the dashboard (scripts/deploy.sh installs its chart).
 	daprSystemNamespace = "dapr-system"
 )
 
