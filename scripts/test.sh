@@ -39,7 +39,7 @@ cd "$REPO_ROOT"
 daprd="" sentry=""
 need_daprd() {
   if [[ -z "$daprd" ]]; then
-    log "daprd and sentry (first build on a new machine: about 9 minutes; later runs reuse them)"
+    log "daprd and sentry (first build on a new machine: about 6 minutes; later runs reuse them)"
     # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
     daprd="$("$SCRIPTS_DIR/daprd.sh")" || return 1
     sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" || return 1
