@@ -414,8 +414,8 @@ func secretRef(c *corev1.Container, env string) string {
 	return ""
 }
 
-// CheckDaprTokens: the caller's sidecar takes its API only with a token (dapr.io/api-token-secret),
-// which the caller's app reads as DAPR_API_TOKEN (the Dapr SDK sends it); the callee's sidecar
+// CheckDaprTokens: every sidecar takes its API only with a token (dapr.io/api-token-secret), which
+// a caller's app reads as DAPR_API_TOKEN (the Dapr SDK sends it); the callee's sidecar
 // sends the app token (dapr.io/app-token-secret), which the callee reads as APP_API_TOKEN to check
 // it. Each app reads the Secret and key the injector gives the sidecar, and the injector does not
 // already set it on the app.
@@ -437,7 +437,7 @@ func CheckDaprTokens(b *Bundle) []error {
 		}
 		sidecar, app := Sidecar(pod), &pod.Spec.Containers[0]
 		for _, t := range []struct{ env, annotation, without string }{
-			{"DAPR_API_TOKEN", "dapr.io/api-token-secret", "it calls its sidecar's API, which would answer anything in the pod without a token"},
+			{"DAPR_API_TOKEN", "dapr.io/api-token-secret", "its sidecar's API would answer anything in the pod without a token"},
 			{"APP_API_TOKEN", "dapr.io/app-token-secret", "it is invoked through Dapr, and could not tell its sidecar's calls from anyone else's"},
 		} {
 			n := 0
@@ -454,8 +454,10 @@ func CheckDaprTokens(b *Bundle) []error {
 				want = secretRef(sidecar, t.env)
 			}
 			switch {
-			case role[t.env][d.Name] && want == "":
+			case want == "" && (role[t.env][d.Name] || t.env == "DAPR_API_TOKEN"):
 				errs = append(errs, fmt.Errorf("deployment %s: no %s: %s", d.Name, t.annotation, t.without))
+			case got == "" && !role[t.env][d.Name]:
+				// An app that never calls its sidecar need not read the token its sidecar's API wants.
 			case got != want && want == "":
 				errs = append(errs, fmt.Errorf("deployment %s: the app reads %s from %s, but its sidecar has no such token (%s)", d.Name, t.env, got, t.annotation))
 			case got != want:

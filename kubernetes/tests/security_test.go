@@ -142,6 +142,12 @@ func TestCrossCheckCatchesCallerSidecarWithoutAPIToken(t *testing.T) {
 	})
 }
 
+func TestCrossCheckCatchesCalleeSidecarWithoutAPIToken(t *testing.T) {
+	expectCaught(t, baseBundle(t), CheckDaprTokens, "deployment greeter: no dapr.io/api-token-secret", func(b *Bundle) {
+		delete(podAnnotations(t, b, "greeter"), "dapr.io/api-token-secret")
+	})
+}
+
 func TestCrossCheckCatchesCalleeWithoutAppToken(t *testing.T) {
 	expectCaught(t, baseBundle(t), CheckDaprTokens, "no dapr.io/app-token-secret", func(b *Bundle) {
 		delete(podAnnotations(t, b, "greeter"), "dapr.io/app-token-secret")
