@@ -120,7 +120,7 @@ ready_ms() {
   local app=$1 port started deadline
   port=$(free_ports 1)
   started=$(now_ms)
-  APP_API_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n') SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port java "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" \
+  APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port java "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" \
     -jar "${app_jar[$app]}" >"$BENCH_DIR/$app-start.log" 2>&1 &
   APP_PID=$!
   deadline=$((started + 60000))
@@ -149,12 +149,8 @@ done
 
 # ---------------------------------------------------------------- the stack
 
-read -r -a ports <<<"$(free_ports 11)"
-export ZIPKIN_PORT=${ports[0]} GREETER_PORT=${ports[1]} GREETER_DAPR_HTTP_PORT=${ports[2]} \
-  GREETER_DAPR_GRPC_PORT=${ports[3]} GREETER_DAPR_METRICS_PORT=${ports[4]} COMMS_PORT=${ports[5]} \
-  COMMS_DAPR_HTTP_PORT=${ports[6]} COMMS_DAPR_GRPC_PORT=${ports[7]} COMMS_DAPR_METRICS_PORT=${ports[8]} \
-  SENTRY_PORT=${ports[9]} SENTRY_HEALTH_PORT=${ports[10]}
-log "starting the stack with scripts/local-up.sh (ports ${ports[*]})"
+use_free_local_up_ports
+log "starting the stack with scripts/local-up.sh on free ports (comms on $COMMS_PORT)"
 STACK_STARTED=true
 LOCAL_RUN_DIR="$STACK_DIR" "$SCRIPTS_DIR/local-up.sh" >"$BENCH_DIR/local-up.out" 2>&1 \
   || { tail -n 40 "$BENCH_DIR/local-up.out" >&2; die "local-up failed"; }

@@ -121,8 +121,7 @@ injector_generation() {
 # through a pipe: never on a command line, on disk or in the output.
 create_token_secret() {
   local token
-  token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-  ((${#token} == 64)) || die "could not read 32 random bytes from /dev/urandom"
+  token=$(random_hex 32)
   register_secret "$token"
   printf '%s' "$token" | kubectl create secret generic "$1" --namespace "$APP_NAMESPACE" --from-file=token=/dev/stdin
 }

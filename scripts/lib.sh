@@ -16,6 +16,9 @@
 #   make_temp_dir VAR        a private temp dir in $VAR, removed when the script exits
 #   register_secret VALUE    mask VALUE wherever these helpers print
 #   free_ports N             N free loopback ports (port_in_use PORT: is one taken)
+#   use_free_local_up_ports  export free ports for all of local-up.sh's port variables (LOCAL_UP_PORTS)
+#   random_hex BYTES         BYTES random bytes from the kernel, in hex (tokens, trace ids)
+#   alive PID, ours PID DIR  a live process; one that local-up started for run dir DIR
 # On exit with an error during a step it says which step stopped, so nothing fails half-way silently.
 
 if [[ -n "${_LIB_SH_LOADED:-}" ]]; then
@@ -256,6 +259,46 @@ free_ports() {
     [[ " ${picked[*]} " == *" $port "* ]] || port_in_use "$port" || picked+=("$port")
   done
   echo "${picked[*]}"
+}
+
+# alive PID : running, not a zombie.
+alive() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+  [[ -n "$stat" && "$stat" != Z* ]]
+}
+
+# ours PID RUN_DIR : alive and still a process local-up started for RUN_DIR (it marks the JVMs with
+# -D...run-dir=RUN_DIR and gives daprd and sentry --config RUN_DIR/config.yaml): a PID the system has
+# since given to another process is never taken for one of them.
+ours() {
+  local args
+  alive "$1" || return 1
+  args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
+  [[ "$args" == *"run-dir=$2 "* || "$args" == *" $2/config.yaml "* ]]
+}
+
+# random_hex BYTES : BYTES random bytes from the kernel, as 2*BYTES lowercase hex digits.
+random_hex() {
+  local hex
+  hex=$(od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n')
+  ((${#hex} == 2 * $1)) || die "could not read $1 random bytes from /dev/urandom"
+  printf '%s' "$hex"
+}
+
+# The port variables of local-up.sh; a stack beside the user's (the tests, the benchmark) moves them all.
+LOCAL_UP_PORTS=(ZIPKIN_PORT SENTRY_PORT SENTRY_HEALTH_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT
+  GREETER_DAPR_GRPC_PORT GREETER_DAPR_METRICS_PORT COMMS_PORT COMMS_DAPR_HTTP_PORT COMMS_DAPR_GRPC_PORT
+  COMMS_DAPR_METRICS_PORT)
+
+# use_free_local_up_ports : exports each of LOCAL_UP_PORTS as a free port, for local-up to use.
+use_free_local_up_ports() {
+  local ports var i=0
+  read -r -a ports <<<"$(free_ports "${#LOCAL_UP_PORTS[@]}")"
+  for var in "${LOCAL_UP_PORTS[@]}"; do
+    export "$var=${ports[i]}"
+    i=$((i + 1))
+  done
 }
 
 # go_tool NAME MODULE_PATH VERSION : prints the path of a Go program at VERSION, installing it with

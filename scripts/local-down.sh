@@ -30,17 +30,6 @@ STOP_TIMEOUT="${STOP_TIMEOUT:-20}"
 
 need_tools ps
 
-# ours PID: alive (not a zombie) and its command line still names this run dir, as local-up's all do;
-# a PID the system has since given to another process is never signalled.
-ours() {
-  local stat args
-  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
-  [[ -n "$stat" && "$stat" != Z* ]] || return 1
-  args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
-  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives daprd and sentry --config RUN_DIR/config.yaml.
-  [[ "$args" == *"run-dir=$RUN_DIR "* || "$args" == *" $RUN_DIR/config.yaml "* ]]
-}
-
 [[ -d "$RUN_DIR" ]] && RUN_DIR="$(cd "$RUN_DIR" && pwd)" && PID_FILE="$RUN_DIR/pids"
 if [[ ! -f "$PID_FILE" ]]; then
   log "nothing to stop: no $PID_FILE"
@@ -50,7 +39,7 @@ fi
 names=() pids=()
 while read -r name pid; do
   [[ "$pid" =~ ^[0-9]+$ ]] || continue
-  if ours "$pid"; then
+  if ours "$pid" "$RUN_DIR"; then
     names+=("$name")
     pids+=("$pid")
   fi
@@ -69,7 +58,7 @@ kill -TERM "${pids[@]}" 2>/dev/null || true
 remaining() {
   local i
   for i in "${!pids[@]}"; do
-    ours "${pids[$i]}" && printf '%s ' "$i"
+    ours "${pids[$i]}" "$RUN_DIR" && printf '%s ' "$i"
   done
   return 0
 }

@@ -113,23 +113,6 @@ maven() {
   fi
 }
 
-# alive PID: running, not a zombie.
-alive() {
-  local stat
-  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
-  [[ -n "$stat" && "$stat" != Z* ]]
-}
-
-# ours PID: the PID is alive (not a zombie) and still the process this run dir started.
-ours() {
-  local stat args
-  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
-  [[ -n "$stat" && "$stat" != Z* ]] || return 1
-  args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
-  # local-up marks the JVMs with -D...run-dir=RUN_DIR and gives daprd and sentry --config RUN_DIR/config.yaml.
-  [[ "$args" == *"run-dir=$RUN_DIR "* || "$args" == *" $RUN_DIR/config.yaml "* ]]
-}
-
 # start NAME CMD... : runs CMD in its own session, detached from this script, logging to logs/NAME.log.
 start() {
   local name=$1
@@ -161,8 +144,7 @@ for var in STARTUP_TIMEOUT TRACE_TIMEOUT; do
   [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a number of seconds, got '${!var}'"
 done
 declare -A port_owner=()
-for var in ZIPKIN_PORT SENTRY_PORT SENTRY_HEALTH_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT GREETER_DAPR_GRPC_PORT GREETER_DAPR_METRICS_PORT \
-  COMMS_PORT COMMS_DAPR_HTTP_PORT COMMS_DAPR_GRPC_PORT COMMS_DAPR_METRICS_PORT; do
+for var in "${LOCAL_UP_PORTS[@]}"; do
   port="${!var}"
   valid_port "$port" || die "$var is not a port: '$port'"
   [[ -z "${port_owner[$port]:-}" ]] || die "$var and ${port_owner[$port]} are both $port: each needs its own port"
@@ -178,7 +160,7 @@ MARKER="-Ddapr-tracing-demo.run-dir=$RUN_DIR"
 mkdir -p "$LOG_DIR"
 if [[ -f "$PID_FILE" ]]; then
   while read -r name pid; do
-    if ours "$pid"; then
+    if ours "$pid" "$RUN_DIR"; then
       die "already running: $name (pid $pid) from a previous scripts/local-up.sh; stop it with scripts/local-down.sh"
     fi
   done <"$PID_FILE"
@@ -255,13 +237,9 @@ app_env=(
   "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=local"
 )
 # New tokens each run: the Dapr API token (app -> its sidecar) and the app API token (sidecar -> app).
-(
-  umask 077
-  printf 'DAPR_API_TOKEN=%s\nAPP_API_TOKEN=%s\n' "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" \
-    "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$RUN_DIR/tokens.env"
-)
-# shellcheck source=/dev/null
-source "$RUN_DIR/tokens.env"
+DAPR_API_TOKEN=$(random_hex 32)
+APP_API_TOKEN=$(random_hex 32)
+(umask 077 && printf 'DAPR_API_TOKEN=%s\nAPP_API_TOKEN=%s\n' "$DAPR_API_TOKEN" "$APP_API_TOKEN" >"$RUN_DIR/tokens.env")
 register_secret "$DAPR_API_TOKEN"
 register_secret "$APP_API_TOKEN"
 # daprd_args APP_ID APP_PORT HTTP GRPC METRICS: a sidecar that listens on loopback only and talks mTLS.
@@ -308,7 +286,7 @@ DAPR_API_TOKEN=$DAPR_API_TOKEN APP_API_TOKEN=$APP_API_TOKEN start comms-daprd en
 # that, so that a failure from here on finds every process under its recorded identity.
 settle_deadline=$((SECONDS + 10))
 while read -r name pid; do
-  while alive "$pid" && ! ours "$pid" && ((SECONDS < settle_deadline)); do sleep 0.1; done
+  while alive "$pid" && ! ours "$pid" "$RUN_DIR" && ((SECONDS < settle_deadline)); do sleep 0.1; done
 done <"$PID_FILE"
 
 step "wait until all six are healthy" "20-60s"
@@ -343,8 +321,8 @@ done
 step "send one POST /greet through the sidecars" "1s"
 FAILURE_LOGS=("$LOG_DIR/comms.log" "$LOG_DIR/comms-daprd.log" "$LOG_DIR/greeter-daprd.log")
 # A W3C traceparent made here, so the trace id is known before Zipkin is asked for it.
-trace_id="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-parent_id="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+trace_id="$(random_hex 16)"
+parent_id="$(random_hex 8)"
 answer="$(curl -sS --max-time 15 -X POST "http://127.0.0.1:$COMMS_PORT/greet" \
   -H 'Content-Type: application/json' -H "traceparent: 00-$trace_id-$parent_id-01" \
   -d '{"name":"Ada"}' -w '\n%{http_code}')" || die "comms did not answer POST /greet"

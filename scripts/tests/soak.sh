@@ -67,11 +67,7 @@ trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=local/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/local/harness.sh"
 
-read -r -a PORTS <<<"$(free_ports 11)"
-export ZIPKIN_PORT=${PORTS[0]} GREETER_PORT=${PORTS[1]} GREETER_DAPR_HTTP_PORT=${PORTS[2]} \
-  GREETER_DAPR_GRPC_PORT=${PORTS[3]} GREETER_DAPR_METRICS_PORT=${PORTS[4]} COMMS_PORT=${PORTS[5]} \
-  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]} \
-  SENTRY_PORT=${PORTS[9]} SENTRY_HEALTH_PORT=${PORTS[10]}
+use_free_local_up_ports
 
 zipkin_pid() { awk '$1 == "zipkin" { print $2 }' "$LOCAL_RUN_DIR/pids" 2>/dev/null; }
 cpu_ticks() { local stat f; stat=$(cat "/proc/$1/stat") || return 1; read -r -a f <<<"${stat##*) }"; echo $((f[11] + f[12])); }
@@ -144,8 +140,8 @@ zipkinIdlesAfterTheLoad() {
 
 commsStillAnswersAndItsTraceReachesZipkin() {
   local trace_id parent_id answer deadline summary=""
-  trace_id="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-  parent_id="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  trace_id="$(random_hex 16)"
+  parent_id="$(random_hex 8)"
   answer="$(curl -sS --max-time 15 -X POST "http://127.0.0.1:$COMMS_PORT/greet" -H 'Content-Type: application/json' \
     -H "traceparent: 00-$trace_id-$parent_id-01" -d '{"name":"Ada"}' -w ' HTTP %{http_code}')"
   say "  comms answered: $answer"
@@ -183,14 +179,14 @@ localDownStopsEverythingWithoutKill() {
   "$SCRIPTS_DIR/local-down.sh" >"$WORK/down.out" 2>&1 || { show "$WORK/down.out"; fail "local-down failed"; return 1; }
   ! grep -q "sending KILL" "$WORK/down.out" || { show "$WORK/down.out"; fail "a process ignored TERM"; return 1; }
   [[ -z "$(leftovers)" ]] || fail "processes left behind:" "$(leftovers)" || return 1
-  for p in "${PORTS[@]}"; do
-    ! port_in_use "$p" || fail "port $p is still listening" || return 1
+  for p in "${LOCAL_UP_PORTS[@]}"; do
+    ! port_in_use "${!p}" || fail "port ${!p} ($p) is still listening" || return 1
   done
 }
 
 # ---------------------------------------------------------------- run
 
-say "soak: ports ${PORTS[*]}, run dir $LOCAL_RUN_DIR"
+say "soak: comms on $COMMS_PORT, run dir $LOCAL_RUN_DIR"
 run_test localUpStartsTheStack
 if ((FAILED == 0)); then
   run_test everyRequestOfTheLoadIsAnsweredByGreeterWithoutFallback

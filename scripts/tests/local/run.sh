@@ -6,8 +6,10 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
-SCRIPTS="$ROOT/scripts"
+# shellcheck source-path=SCRIPTDIR source=../../lib.sh
+source "$HERE/../../lib.sh"
+ROOT=$REPO_ROOT
+SCRIPTS=$SCRIPTS_DIR
 # shellcheck source-path=SCRIPTDIR source=../../versions.env
 source "$SCRIPTS/versions.env"
 
@@ -32,33 +34,11 @@ trap 'exit 143' TERM
 # shellcheck source-path=SCRIPTDIR source=harness.sh
 source "$HERE/harness.sh"
 
-# Eleven free loopback ports for the stack, plus two spare (one is the port nobody listens on).
-mapfile -t PORTS < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(13):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-for s in socks:
-    print(s.getsockname()[1])
-EOF
-)
-((${#PORTS[@]} == 13)) || { say "could not pick free ports"; exit 1; }
-export ZIPKIN_PORT=${PORTS[0]} GREETER_PORT=${PORTS[1]} GREETER_DAPR_HTTP_PORT=${PORTS[2]} \
-  GREETER_DAPR_GRPC_PORT=${PORTS[3]} GREETER_DAPR_METRICS_PORT=${PORTS[4]} COMMS_PORT=${PORTS[5]} \
-  COMMS_DAPR_HTTP_PORT=${PORTS[6]} COMMS_DAPR_GRPC_PORT=${PORTS[7]} COMMS_DAPR_METRICS_PORT=${PORTS[8]} \
-  SENTRY_PORT=${PORTS[9]} SENTRY_HEALTH_PORT=${PORTS[10]}
-STACK_PORTS=("${PORTS[@]:0:11}")
-UNUSED_PORT=${PORTS[12]}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-alive() {
-  local stat
-  stat="$(ps -o stat= -p "$1" 2>/dev/null)"
-  [[ -n "$stat" && "$stat" != Z* ]]
-}
+# Free ports for the whole stack, and one more that nothing will listen on.
+use_free_local_up_ports
+STACK_PORTS=()
+for var in "${LOCAL_UP_PORTS[@]}"; do STACK_PORTS+=("${!var}"); done
+until UNUSED_PORT=$(free_ports 1) && [[ " ${STACK_PORTS[*]} " != *" $UNUSED_PORT "* ]]; do :; done
 
 # Processes whose command line names this suite's run directory: local-up marks all of its own so.
 # shellcheck disable=SC2009 # a fixed-string match on the whole command line, which pgrep cannot do
@@ -79,7 +59,7 @@ nothing_running() {
   left="$(leftovers)"
   [[ -z "$left" ]] || fail "processes left behind:" "$left" || return 1
   for p in "${STACK_PORTS[@]}"; do
-    ! port_open "$p" || fail "port $p is still listening" || return 1
+    ! port_in_use "$p" || fail "port $p is still listening" || return 1
   done
   [[ ! -f "$LOCAL_RUN_DIR/pids" ]] || fail "the PID file is still there" || return 1
 }
@@ -266,7 +246,7 @@ refusesToStartWhenAPortIsTaken() {
     "$GREETER_DAPR_HTTP_PORT" &
   BLOCKER_PID=$!
   local deadline=$((SECONDS + 10))
-  until port_open "$GREETER_DAPR_HTTP_PORT" || ((SECONDS >= deadline)); do sleep 0.1; done
+  until port_in_use "$GREETER_DAPR_HTTP_PORT" || ((SECONDS >= deadline)); do sleep 0.1; done
   if up port-taken; then
     fail "local-up started although port $GREETER_DAPR_HTTP_PORT was taken"
     return 1
