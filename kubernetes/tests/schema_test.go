@@ -11,8 +11,8 @@ import (
 
 func TestKubernetesManifestsMatchUpstreamSchemas(t *testing.T) {
 	_, pins, schemas, app := fixtures(t)
-	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s (from scripts/versions.env: %v; the rest are tests/versions.go defaults)",
-		pins.KubernetesSchema, pins.Dapr, pins.DatadogOperator, pins.FromFile)
+	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s (scripts/versions.env)",
+		pins.KubernetesSchema, pins.Dapr, pins.DatadogOperator)
 	if len(app) < 8 {
 		t.Fatalf("kubectl apply -k kubernetes/ would apply only %d objects", len(app))
 	}
