@@ -20,7 +20,7 @@ import org.yaml.snakeyaml.Yaml;
  * comms and greeter, each with a real daprd sidecar, on free loopback ports: the request path of
  * the README on one machine, secured as in the cluster: the sidecars talk mTLS with certificates
  * from a real Sentry, and use the Dapr API token and the app API token. Sidecars and apps export
- * their spans to the given OTLP receiver.
+ * their telemetry over OTLP/HTTP to the given host:port: the test's receiver, or a collector in front of it.
  */
 final class DaprStack implements AutoCloseable {
 
@@ -42,7 +42,8 @@ final class DaprStack implements AutoCloseable {
 
 	private String trustAnchors;
 
-	private final OtlpReceiver receiver;
+	/** Where sidecars and apps send OTLP/HTTP. */
+	private final String otlpHostPort;
 
 	private final Path workDir;
 
@@ -85,16 +86,16 @@ final class DaprStack implements AutoCloseable {
 
 	}
 
-	private DaprStack(OtlpReceiver receiver, Path workDir) throws IOException {
-		this.receiver = receiver;
+	private DaprStack(String otlpHostPort, Path workDir) throws IOException {
+		this.otlpHostPort = otlpHostPort;
 		this.workDir = Files.createDirectories(workDir);
 		this.resources = Files.createDirectories(workDir.resolve("resources"));
 		this.config = writeConfig(workDir);
 	}
 
 	/** Starts greeter (app, then sidecar), then comms (app, then sidecar), each once it is healthy. */
-	static DaprStack start(OtlpReceiver receiver, Path workDir) throws IOException {
-		DaprStack stack = new DaprStack(receiver, workDir);
+	static DaprStack start(String otlpHostPort, Path workDir) throws IOException {
+		DaprStack stack = new DaprStack(otlpHostPort, workDir);
 		try {
 			stack.startSentry();
 			stack.startGreeter();
@@ -125,6 +126,16 @@ final class DaprStack implements AutoCloseable {
 	/** The URL of comms' sidecar's HTTP API that invokes METHOD of greeter. */
 	String commsSidecarInvokeUrl(String method) {
 		return invokeUrl(this.comms, method);
+	}
+
+	/** The Prometheus endpoint of APP_ID's sidecar ("comms" or "greeter"). */
+	String sidecarMetricsUrl(String appId) {
+		Node node = switch (appId) {
+			case "comms" -> this.comms;
+			case "greeter" -> this.greeter;
+			default -> throw new IllegalArgumentException("no sidecar for app id " + appId);
+		};
+		return "http://127.0.0.1:" + node.metricsPort + "/metrics";
 	}
 
 	/** The Dapr API token of the sidecars (app → sidecar), as the apps' environment carries it. */
@@ -162,7 +173,7 @@ final class DaprStack implements AutoCloseable {
 	private ManagedProcess startApp(Node node, String jarProperty, Map<String, String> extraEnv) {
 		Map<String, String> env = new LinkedHashMap<>(extraEnv);
 		env.put("SERVER_PORT", String.valueOf(node.appPort));
-		env.put("MANAGEMENT_OTLP_TRACING_ENDPOINT", this.receiver.tracesUrl());
+		env.put("MANAGEMENT_OTLP_TRACING_ENDPOINT", "http://" + this.otlpHostPort + "/v1/traces");
 		// As kubernetes/base sets it, from Datadog's unified service tags.
 		env.put("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=" + ENVIRONMENT + ",service.version=e2e");
 		String java = ProcessHandle.current().info().command().orElse("java");
@@ -205,7 +216,7 @@ final class DaprStack implements AutoCloseable {
 
 	/**
 	 * The Kubernetes Configuration (kubernetes/base/dapr-config.yaml), as deployed, with two local
-	 * changes: the OTLP endpoint is the test's receiver instead of the node's Datadog Agent, and
+	 * changes: the OTLP endpoint is the test's instead of the node's Datadog Agent, and
 	 * app ids resolve through a SQLite file, since mDNS needs multicast.
 	 */
 	@SuppressWarnings("unchecked")
@@ -216,7 +227,7 @@ final class DaprStack implements AutoCloseable {
 		metadata.remove("namespace");
 		Map<String, Object> spec = (Map<String, Object>) configuration.get("spec");
 		Map<String, Object> otel = (Map<String, Object>) ((Map<String, Object>) spec.get("tracing")).get("otel");
-		otel.put("endpointAddress", this.receiver.hostPort());
+		otel.put("endpointAddress", this.otlpHostPort);
 		spec.put("nameResolution", Map.of("component", "sqlite", "version", "v1", "configuration",
 				Map.of("connectionString", dir.resolve("nameresolution.db").toString())));
 		return Files.writeString(dir.resolve("config.yaml"), yaml.dump(configuration));

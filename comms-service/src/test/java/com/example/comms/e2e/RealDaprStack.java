@@ -36,7 +36,7 @@ final class RealDaprStack implements BeforeAllCallback, AfterAllCallback {
 	@Override
 	public void beforeAll(ExtensionContext context) throws Exception {
 		this.receiver = new OtlpReceiver();
-		this.stack = DaprStack.start(this.receiver,
+		this.stack = DaprStack.start(this.receiver.hostPort(),
 				Path.of(System.getProperty("e2e.workDir"), context.getRequiredTestClass().getSimpleName()));
 	}
 
