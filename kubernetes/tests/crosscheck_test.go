@@ -3,7 +3,7 @@ package manifests
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -394,27 +394,32 @@ func TestCrossCheckCatchesSpringShutdownLongerThanGracePeriod(t *testing.T) {
 	})
 }
 
-func resiliencyDir(t *testing.T) string {
-	repo, _, _, _ := fixtures(t)
-	return filepath.Join(repo, "kubernetes", "components", "resiliency")
+// scripts/deploy.sh applies kubernetes/ (through its image overlay): the policy must be part of it.
+func TestKubernetesAppliesTheResiliencyComponent(t *testing.T) {
+	if !slices.Contains(appliedComponents(t), "components/resiliency") {
+		t.Fatalf("kubernetes/kustomization.yaml does not list components/resiliency: %v", appliedComponents(t))
+	}
+	r := Find(baseBundle(t).App, "Resiliency", "greeter-calls")
+	if r == nil {
+		t.Fatal("kubectl apply -k kubernetes/ applies no Resiliency greeter-calls")
+	}
+	if r.Namespace() != "dapr-services" || !slices.Contains(listAt(r.Map, "scopes"), any("comms")) {
+		t.Errorf("Resiliency greeter-calls: namespace %q, scopes %v; want dapr-services, scoped to comms", r.Namespace(), listAt(r.Map, "scopes"))
+	}
 }
 
 func TestResiliencyGivesUpBeforeCommsTimeout(t *testing.T) {
-	b := bundleWithComponents(t, resiliencyDir(t))
-	if Find(b.App, "Resiliency", "greeter-calls") == nil {
-		t.Fatal("the resiliency component renders no Resiliency greeter-calls")
-	}
-	requireNoErrors(t, "resiliency", CheckResiliencyBudget(b))
+	requireNoErrors(t, "resiliency", CheckResiliencyBudget(baseBundle(t)))
 }
 
 func TestCrossCheckCatchesResiliencyLongerThanCommsTimeout(t *testing.T) {
-	expectCaught(t, bundleWithComponents(t, resiliencyDir(t)), CheckResiliencyBudget, "comms.greeter.timeout", func(b *Bundle) {
+	expectCaught(t, baseBundle(t), CheckResiliencyBudget, "comms.greeter.timeout", func(b *Bundle) {
 		Set(mustFind(t, b.App, "Resiliency", "greeter-calls").Map, "900ms", "spec", "policies", "timeouts", "greeterAttempt")
 	})
 }
 
 func TestCrossCheckCatchesResiliencyWithUndefinedPolicy(t *testing.T) {
-	expectCaught(t, bundleWithComponents(t, resiliencyDir(t)), CheckResiliencyBudget, "not defined", func(b *Bundle) {
+	expectCaught(t, baseBundle(t), CheckResiliencyBudget, "not defined", func(b *Bundle) {
 		Set(mustFind(t, b.App, "Resiliency", "greeter-calls").Map, "greeterRetries", "spec", "targets", "apps", "greeter", "retry")
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // Loaded once per test binary: the upstream schemas and the rendered manifests.
@@ -55,7 +57,8 @@ func baseBundle(t *testing.T) *Bundle {
 	return b
 }
 
-// componentDirs lists kubernetes/components/*.
+// componentDirs lists the optional components, kubernetes/components/* that kubernetes/kustomization.yaml
+// does not apply already (a component applied twice is a kustomize error); there may be none.
 func componentDirs(t *testing.T) []string {
 	t.Helper()
 	repo, _, _, _ := fixtures(t)
@@ -63,16 +66,37 @@ func componentDirs(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(dirs) == 0 {
+		t.Fatal("no components in kubernetes/components")
+	}
+	applied := map[string]bool{}
+	for _, c := range appliedComponents(t) {
+		applied[filepath.Join(repo, "kubernetes", c)] = true
+	}
 	var out []string
 	for _, d := range dirs {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
+		if st, err := os.Stat(d); err == nil && st.IsDir() && !applied[d] {
 			out = append(out, d)
 		}
 	}
-	if len(out) == 0 {
-		t.Fatal("no components in kubernetes/components")
-	}
 	return out
+}
+
+// appliedComponents is the components: list of kubernetes/kustomization.yaml, as written there.
+func appliedComponents(t *testing.T) []string {
+	t.Helper()
+	repo, _, _, _ := fixtures(t)
+	data, err := os.ReadFile(filepath.Join(repo, "kubernetes", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Components []string `json:"components"`
+	}
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatal(err)
+	}
+	return k.Components
 }
 
 // bundleWithComponents renders kubernetes/ plus the given components.
