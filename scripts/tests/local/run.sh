@@ -161,6 +161,21 @@ localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl() {
   [[ -n "$TRACE_ID" ]] || { show "$WORK/first.out"; fail "no Zipkin trace URL printed"; return 1; }
 }
 
+# The local sidecars load the policy the cluster gets (a link to it, not a copy), and only comms' (its scope).
+theLocalSidecarsLoadTheShippedResiliencyPolicy() {
+  local shipped="$ROOT/kubernetes/components/resiliency/resiliency.yaml" name
+  [[ "$ROOT/scripts/local/resources/resiliency.yaml" -ef "$shipped" ]] \
+    || fail "scripts/local/resources/resiliency.yaml is not $shipped" || return 1
+  name=$(yaml_metadata "$shipped" name)
+  curl -fsS --max-time 5 "http://127.0.0.1:$COMMS_DAPR_METRICS_PORT/metrics" >"$WORK/comms-daprd.metrics" \
+    || fail "comms' sidecar serves no metrics" || return 1
+  curl -fsS --max-time 5 "http://127.0.0.1:$GREETER_DAPR_METRICS_PORT/metrics" >"$WORK/greeter-daprd.metrics" \
+    || fail "greeter's sidecar serves no metrics" || return 1
+  has "$WORK/comms-daprd.metrics" "^dapr_resiliency_loaded{app_id=\"comms\",name=\"$name\",.*} 1$" || return 1
+  ! grep -q "^dapr_resiliency_loaded{.*name=\"$name\"" "$WORK/greeter-daprd.metrics" \
+    || fail "greeter's sidecar loaded $name, which is scoped to comms" || return 1
+}
+
 oneTraceLinksCommsAndGreeterAppsThroughBothSidecars() {
   [[ -n "$TRACE_ID" ]] || fail "no trace id from local-up" || return 1
   python3 "$HERE/trace_check.py" "http://127.0.0.1:$ZIPKIN_PORT" "$TRACE_ID" 60 >&2
@@ -334,6 +349,7 @@ run_test daprdScriptRefusesAModuleOfAnotherVersion
 run_test daprdScriptSaysGoIsMissing
 run_test localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl
 run_test oneTraceLinksCommsAndGreeterAppsThroughBothSidecars
+run_test theLocalSidecarsLoadTheShippedResiliencyPolicy
 run_test tokensAreRandomPrivateAndNeverOnACommandLineOrInALog
 run_test loadOf100At10AllSucceedNoneLost
 run_test loadFailsWhenNothingAnswers
