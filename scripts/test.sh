@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, the way CI does (.ci/run calls this), on a fresh machine:
 #   1. daprd at the pinned version (scripts/daprd.sh: reused, or built once from the Go module proxy)
-#   2. Maven: unit and contract tests, then end-to-end tests with real daprd sidecars
+#   2. Maven: unit and contract tests, then end-to-end tests with real daprd sidecars (and a real
+#      OpenTelemetry Collector, built once by scripts/otelcol.sh)
 #   3. the local run: local-up / load / local-down on free ports (scripts/tests/local/run.sh)
 #   4. Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
 #   5. shellcheck, actionlint and the tests of the EKS scripts (scripts/lint.sh)
@@ -49,7 +50,10 @@ need_daprd() {
 
 suite_maven() {
   need_daprd || return 1
-  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry"
+  local otelcol
+  log "otelcol, the OpenTelemetry Collector of kubernetes/components/otel-collector (first build: about 2.5 minutes)"
+  otelcol="$("$SCRIPTS_DIR/otelcol.sh")" || return 1
+  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dotelcol.path="$otelcol"
 }
 
 suite_local() {

@@ -1,0 +1,345 @@
+package manifests
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+)
+
+// The optional OpenTelemetry Collector component (kubernetes/components/otel-collector): it moves
+// the OTLP endpoints of Dapr's Configuration and of both apps from the Datadog Agent to its own node
+// agent, so the Agent-endpoint checks do not apply to it; the tests below check it instead.
+const collectorComponent = "otel-collector"
+
+const collectorNamespace = "otel-collector"
+
+// componentsExcept lists kubernetes/components/* but the named ones.
+func componentsExcept(t *testing.T, names ...string) []string {
+	t.Helper()
+	var out []string
+	for _, d := range componentDirs(t) {
+		if !slices.Contains(names, filepath.Base(d)) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// collectorObjects renders kubernetes/ with the collector component: the collector's own objects
+// (its namespace) and all the others.
+func collectorObjects(t *testing.T) (collector, app []Object) {
+	t.Helper()
+	repo, _, _, _ := fixtures(t)
+	objs, err := RenderOverlay(Overlay{Base: filepath.Join(repo, "kubernetes"), Components: []string{filepath.Join(repo, "kubernetes", "components", collectorComponent)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.Namespace() == collectorNamespace || (o.Kind() == "Namespace" && o.Name() == collectorNamespace) {
+			collector = append(collector, o)
+		} else {
+			app = append(app, o)
+		}
+	}
+	if len(collector) == 0 {
+		t.Fatal("the component renders no object in namespace " + collectorNamespace)
+	}
+	return collector, app
+}
+
+// The app's own objects, with the component's patches applied, still pass every cross-check but
+// the two that pin the OTLP endpoints to the Datadog Agent.
+func TestCollectorComponentKeepsTheAppChecksGreen(t *testing.T) {
+	repo, _, _, _ := fixtures(t)
+	_, app := collectorObjects(t)
+	b, err := LoadBundle(repo, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, check := range Checks {
+		if name == "SidecarOTLPEndpointIsAgentLocal" || name == "AppOTLPEndpointIsAgentHostPort" {
+			continue
+		}
+		requireNoErrors(t, name, check(b))
+	}
+}
+
+func TestCollectorObjectsHaveTheRecommendedLabels(t *testing.T) {
+	collector, _ := collectorObjects(t)
+	requireNoErrors(t, "labels", CheckRecommendedLabels(&Bundle{App: collector}))
+	for _, w := range collectorWorkloads(t, collector) {
+		for _, k := range recommended {
+			if w.pod.Labels[k] == "" {
+				t.Errorf("%s: pod template has no label %s", w.id, k)
+			}
+		}
+	}
+}
+
+// collectorWorkload is the agent DaemonSet or the gateway Deployment, with its pod template.
+type collectorWorkload struct {
+	id  string
+	obj Object
+	pod corev1.PodTemplateSpec
+}
+
+func collectorWorkloads(t *testing.T, objs []Object) map[string]collectorWorkload {
+	t.Helper()
+	out := map[string]collectorWorkload{}
+	for _, o := range objs {
+		var pod corev1.PodTemplateSpec
+		switch o.Kind() {
+		case "DaemonSet":
+			var ds appsv1.DaemonSet
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(o.Map).(map[string]any), &ds); err != nil {
+				t.Fatal(err)
+			}
+			pod = ds.Spec.Template
+		case "Deployment":
+			var d appsv1.Deployment
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(o.Map).(map[string]any), &d); err != nil {
+				t.Fatal(err)
+			}
+			pod = d.Spec.Template
+		default:
+			continue
+		}
+		out[o.Name()] = collectorWorkload{id: o.ID(), obj: o, pod: pod}
+	}
+	for _, want := range []string{"otel-agent", "otel-gateway"} {
+		if _, ok := out[want]; !ok {
+			t.Fatalf("the component has no workload %s", want)
+		}
+	}
+	return out
+}
+
+// Both collectors: Pod Security restricted (enforced by their namespace and evaluated with the
+// admission controller's own library), every container sized and hardened, no API token, and the
+// image the pinned collector release.
+func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
+	repo, pins, _, _ := fixtures(t)
+	collector, _ := collectorObjects(t)
+	version, ok := pinFromEnvFile(t, repo, "COLLECTOR_VERSION")
+	if !ok {
+		t.Fatal("scripts/versions.env has no COLLECTOR_VERSION")
+	}
+	ns := mustFind(t, collector, "Namespace", collectorNamespace)
+	nsLabels := map[string]string{}
+	for k, v := range mapAt(ns.Map, "metadata", "labels") {
+		nsLabels[k] = fmt.Sprint(v)
+	}
+	privileged := psaapi.LevelVersion{Level: psaapi.LevelPrivileged, Version: psaapi.LatestVersion()}
+	pol, errs := psaapi.PolicyToEvaluate(nsLabels, psaapi.Policy{Enforce: privileged, Audit: privileged, Warn: privileged})
+	for _, e := range errs {
+		t.Errorf("%s: %v", ns.ID(), e)
+	}
+	if pol.Enforce.Level != psaapi.LevelRestricted {
+		t.Fatalf("%s enforces Pod Security %q, not restricted", ns.ID(), pol.Enforce.Level)
+	}
+	level, err := psaapi.ParseVersion("v" + pins.KubernetesMinor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range collectorWorkloads(t, collector) {
+		spec := w.pod.Spec
+		if r := policy.AggregateCheckResults(eval.EvaluatePod(psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: level}, &w.pod.ObjectMeta, &spec)); !r.Allowed {
+			t.Errorf("%s: Pod Security restricted would reject its pods: %s", w.id, r.ForbiddenDetail())
+		}
+		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+			t.Errorf("%s: automountServiceAccountToken is not false: a collector needs no Kubernetes API token", w.id)
+		}
+		for _, c := range spec.Containers {
+			requireNoErrors(t, w.id, checkContainer(w.id, c, spec.Volumes))
+			if want := "otel/opentelemetry-collector-contrib:" + version; c.Image != want {
+				t.Errorf("%s: image %q, want %q (COLLECTOR_VERSION)", w.id, c.Image, want)
+			}
+		}
+	}
+}
+
+var envPlaceholder = regexp.MustCompile(`\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// CheckCollectorWiring: the sidecars (Dapr's Configuration) and both apps (spans and metrics)
+// export to the agent's node-local Service; that Service and the gateway's reach the ports the
+// collectors listen on; the agent forwards to the gateway's Service; each collector's environment
+// fills every ${env:...} placeholder of its config file, which its ConfigMap carries unchanged.
+func CheckCollectorWiring(repo string, objs []Object) []error {
+	var errs []error
+	services := map[string]corev1.Service{}
+	for _, o := range objs {
+		if o.Kind() == "Service" {
+			var s corev1.Service
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(o.Map).(map[string]any), &s); err != nil {
+				return []error{err}
+			}
+			services[s.Name] = s
+		}
+	}
+	containers := map[string]corev1.Container{}
+	for _, o := range objs {
+		if (o.Kind() == "DaemonSet" || o.Kind() == "Deployment") && o.Namespace() == collectorNamespace {
+			var d appsv1.Deployment // the pod template sits at the same path in both kinds
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"spec": map[string]any{"template": normalize(mapAt(o.Map, "spec", "template"))}}, &d); err != nil {
+				return []error{err}
+			}
+			containers[o.Name()] = d.Spec.Template.Spec.Containers[0]
+			errs = append(errs, checkPlaceholders(repo, o, d.Spec.Template.Spec.Containers[0], objs)...)
+		}
+	}
+	// serviceAddress: host:port of a Service whose port reaches the port the workload listens on (from ENV).
+	serviceAddress := func(svcName, workload, listenEnv string) string {
+		svc, ok := services[svcName]
+		c, ok2 := containers[workload]
+		if !ok || !ok2 || len(svc.Spec.Ports) != 1 {
+			errs = append(errs, fmt.Errorf("want Service %s with one port and workload %s", svcName, workload))
+			return ""
+		}
+		listen, _ := Env(&c, listenEnv)
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s %q is not host:port", workload, listenEnv, listen))
+			return ""
+		}
+		if got := resolvePort(&c, svc.Spec.Ports[0].TargetPort); strconv.Itoa(int(got)) != port {
+			errs = append(errs, fmt.Errorf("service %s targets port %d, but %s listens on %s", svcName, got, workload, port))
+		}
+		return fmt.Sprintf("%s.%s.svc.cluster.local:%d", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port)
+	}
+	agent := serviceAddress("otel-agent", "otel-agent", "OTLP_HTTP_ENDPOINT")
+	if s := services["otel-agent"]; s.Spec.InternalTrafficPolicy == nil || *s.Spec.InternalTrafficPolicy != corev1.ServiceInternalTrafficPolicyLocal {
+		errs = append(errs, fmt.Errorf("service otel-agent: internalTrafficPolicy is not Local: pods would reach other nodes' agents"))
+	}
+	gateway := serviceAddress("otel-gateway", "otel-gateway", "OTLP_GRPC_ENDPOINT")
+	if c, ok := containers["otel-agent"]; ok {
+		if got, _ := Env(&c, "GATEWAY_OTLP_ENDPOINT"); got != gateway {
+			errs = append(errs, fmt.Errorf("otel-agent: GATEWAY_OTLP_ENDPOINT %q, want the gateway's Service %q", got, gateway))
+		}
+	}
+	for _, o := range objs {
+		if o.Kind() == "Configuration" && strings.HasPrefix(o.APIVersion(), "dapr.io/") {
+			if got := str(o.Map, "spec", "tracing", "otel", "endpointAddress"); got != agent {
+				errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q, want the agent's Service %q", o.ID(), got, agent))
+			}
+		}
+	}
+	for _, d := range (&Bundle{App: objs}).Deployments() {
+		if d.Namespace == collectorNamespace {
+			continue
+		}
+		for env, path := range map[string]string{"MANAGEMENT_OTLP_TRACING_ENDPOINT": "/v1/traces", "MANAGEMENT_OTLP_METRICS_EXPORT_URL": "/v1/metrics"} {
+			if got, _ := Env(d.AppContainer(), env); got != "http://"+agent+path {
+				errs = append(errs, fmt.Errorf("deployment %s: %s %q, want %q", d.Name, env, got, "http://"+agent+path))
+			}
+		}
+	}
+	return errs
+}
+
+// checkPlaceholders: the container sets every ${env:...} of the config file it runs (its --config,
+// from the mounted ConfigMap), and that ConfigMap holds the shipped file unchanged.
+func checkPlaceholders(repo string, o Object, c corev1.Container, objs []Object) []error {
+	var errs []error
+	file := ""
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--config=/conf/"); ok {
+			file = v
+		}
+	}
+	shipped, err := os.ReadFile(filepath.Join(repo, "kubernetes", "components", collectorComponent, "collector", file))
+	if file == "" || err != nil {
+		return []error{fmt.Errorf("%s: runs no config of collector/ (%v)", o.ID(), err)}
+	}
+	found := false
+	for _, cm := range objs {
+		if cm.Kind() == "ConfigMap" && cm.Namespace() == o.Namespace() && str(cm.Map, "data", file) != "" {
+			found = true
+			if str(cm.Map, "data", file) != string(shipped) {
+				errs = append(errs, fmt.Errorf("%s: data %s is not collector/%s", cm.ID(), file, file))
+			}
+		}
+	}
+	if !found {
+		errs = append(errs, fmt.Errorf("%s: no ConfigMap carries %s", o.ID(), file))
+	}
+	var names []string
+	for _, m := range envPlaceholder.FindAllStringSubmatch(string(shipped), -1) {
+		names = append(names, m[1])
+	}
+	sort.Strings(names)
+	for _, n := range slices.Compact(names) {
+		if _, ok := Env(&c, n); !ok {
+			errs = append(errs, fmt.Errorf("%s: collector/%s reads ${env:%s}, which the container does not set", o.ID(), file, n))
+		}
+	}
+	return errs
+}
+
+func TestCollectorComponentPointsDaprAndBothAppsAtTheAgent(t *testing.T) {
+	repo, _, _, _ := fixtures(t)
+	collector, app := collectorObjects(t)
+	all := append(DeepCopy(collector), app...)
+	requireNoErrors(t, "wiring", CheckCollectorWiring(repo, all))
+
+	// Each kind of mistake is caught, on a broken copy.
+	for want, breakIt := range map[string]func(objs []Object){
+		"otel.endpointAddress": func(objs []Object) {
+			Set(Find(objs, "Configuration", "dapr-config").Map, "datadog-agent.datadog-operator.svc.cluster.local:4318", "spec", "tracing", "otel", "endpointAddress")
+		},
+		"MANAGEMENT_OTLP_METRICS_EXPORT_URL": func(objs []Object) {
+			env := listAt(Find(objs, "Deployment", "greeter").Map, "spec", "template", "spec", "containers", 0, "env")
+			for _, e := range env {
+				if str(e, "name") == "MANAGEMENT_OTLP_METRICS_EXPORT_URL" {
+					Set(e, "http://$(HOST_IP):4318/v1/metrics", "value")
+				}
+			}
+		},
+		"internalTrafficPolicy": func(objs []Object) {
+			Set(Find(objs, "Service", "otel-agent").Map, "Cluster", "spec", "internalTrafficPolicy")
+		},
+		"${env:OTLP_BACKEND_ENDPOINT}": func(objs []Object) {
+			c := mapAt(Find(objs, "Deployment", "otel-gateway").Map, "spec", "template", "spec", "containers", 0)
+			var kept []any
+			for _, e := range listAt(c, "env") {
+				if str(e, "name") != "OTLP_BACKEND_ENDPOINT" {
+					kept = append(kept, e)
+				}
+			}
+			c["env"] = kept
+		},
+		"GATEWAY_OTLP_ENDPOINT": func(objs []Object) {
+			env := listAt(Find(objs, "DaemonSet", "otel-agent").Map, "spec", "template", "spec", "containers", 0, "env")
+			for _, e := range env {
+				if str(e, "name") == "GATEWAY_OTLP_ENDPOINT" {
+					Set(e, "otel-gateway.otel-collector.svc.cluster.local:4318", "value")
+				}
+			}
+		},
+	} {
+		t.Run(want, func(t *testing.T) {
+			broken := DeepCopy(all)
+			breakIt(broken)
+			errs := CheckCollectorWiring(repo, broken)
+			if len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), want) {
+				t.Errorf("want an error about %s, got %v", want, errs)
+			}
+		})
+	}
+}
