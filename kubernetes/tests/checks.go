@@ -36,6 +36,7 @@ var Checks = map[string]Check{
 	"ShutdownFitsGracePeriod":          CheckShutdownBudget,
 	"ResiliencyFitsCallerTimeout":      CheckResiliencyBudget,
 	"NetworkPoliciesMatchDaprPorts":    CheckNetworkPolicies,
+	"DatadogScrapesSidecars":           CheckDatadogScrapesSidecars,
 	"PodsMeetPodSecurityRestricted":    CheckPodSecurity,
 	"AccessControlAllowsOnlyCalls":     CheckAccessControl,
 	"DaprTokensReachApps":              CheckDaprTokens,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dapr/dapr/pkg/injector/patcher"
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,9 @@ import (
 
 // The Dapr dashboard's pods (dapr/dashboard's Helm chart), in the control plane's namespace.
 var dashboardPodLabels = labels.Set{"app": "dapr-dashboard"}
+
+// agentPodLabels: the Datadog Operator's label on the node Agent's pods.
+var agentPodLabels = labels.Set{"agent.datadoghq.com/component": "agent"}
 
 // Dapr's trust domain when a Configuration sets none (pkg/config DefaultTrustDomain): Sentry puts it
 // in the sidecar's SPIFFE id, spiffe://<trust domain>/ns/<namespace>/<app id>.
@@ -150,9 +154,14 @@ func CheckPodSecurity(b *Bundle) []error {
 // what Dapr needs, on the ports the pinned injector gives the sidecar: the caller's pods to the
 // callee's internal gRPC port (service invocation between sidecars), and the Dapr dashboard to
 // every sidecar's public port (it reads /v1.0/metadata there; the HTTP API port listens on
-// loopback only). And the cluster enforces NetworkPolicies at all.
+// loopback only), and the node's Datadog Agent to every sidecar's metrics port (its OpenMetrics
+// check). And the cluster enforces NetworkPolicies at all.
 func CheckNetworkPolicies(b *Bundle) []error {
 	invs, errs := b.invocations()
+	agent, err := b.agentService()
+	if err != nil {
+		return append(errs, err)
+	}
 	invokes := func(caller, callee Deployment) bool {
 		for _, i := range invs {
 			if i.caller.Name == caller.Name && i.callee.Name == callee.Name {
@@ -193,7 +202,7 @@ func CheckNetworkPolicies(b *Bundle) []error {
 					continue
 				}
 				for _, f := range from {
-					peer, want, why := b.peer(o, f, t, invokes, int(cfg.SidecarInternalGRPCPort), int(cfg.SidecarPublicPort))
+					peer, want, why := b.peer(o, f, t, invokes, agent.namespace, cfg)
 					if want == 0 {
 						errs = append(errs, fmt.Errorf("%s: %s", o.ID(), why))
 						continue
@@ -234,6 +243,9 @@ func CheckNetworkPolicies(b *Bundle) []error {
 		if err == nil && !allowed[d.Name+"|the Dapr dashboard|"+strconv.Itoa(int(cfg.SidecarPublicPort))] {
 			errs = append(errs, fmt.Errorf("no NetworkPolicy lets the Dapr dashboard read %s's sidecar on its public port %d", d.Name, cfg.SidecarPublicPort))
 		}
+		if err == nil && !allowed[d.Name+"|the Datadog Agent|"+strconv.Itoa(int(cfg.SidecarMetricsPort))] {
+			errs = append(errs, fmt.Errorf("no NetworkPolicy lets the Datadog Agent scrape %s's sidecar on its metrics port %d", d.Name, cfg.SidecarMetricsPort))
+		}
 	}
 	if count > 0 {
 		cni := false
@@ -253,7 +265,7 @@ func CheckNetworkPolicies(b *Bundle) []error {
 
 // peer names the source of an ingress rule and the one port it may reach on target; want 0 and
 // why when the source has no business there.
-func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, callee Deployment) bool, grpcPort, publicPort int) (name string, want int, why string) {
+func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, callee Deployment) bool, agentNamespace string, cfg *patcher.SidecarConfig) (name string, want int, why string) {
 	ps, nsSel := mapAt(f, "podSelector"), mapAt(f, "namespaceSelector")
 	switch {
 	case mapAt(f, "ipBlock") != nil:
@@ -264,12 +276,18 @@ func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, c
 		_ = unmarshalInto(ps, &p)
 		nss, err1 := metav1.LabelSelectorAsSelector(&s)
 		pods, err2 := metav1.LabelSelectorAsSelector(&p)
-		system := labels.Set{"kubernetes.io/metadata.name": daprSystemNamespace}
-		other := labels.Set{"kubernetes.io/metadata.name": daprSystemNamespace + "-not"}
-		if err1 != nil || err2 != nil || !nss.Matches(system) || nss.Matches(other) || ps == nil || pods.Empty() || !pods.Matches(dashboardPodLabels) {
-			return "", 0, fmt.Sprintf("a source other than the Dapr dashboard's pods (%s in namespace %s): %v", dashboardPodLabels, daprSystemNamespace, f)
+		only := func(namespace string, podLabels labels.Set) bool {
+			return err1 == nil && err2 == nil && nss.Matches(labels.Set{"kubernetes.io/metadata.name": namespace}) &&
+				!nss.Matches(labels.Set{"kubernetes.io/metadata.name": namespace + "-not"}) && ps != nil && !pods.Empty() && pods.Matches(podLabels)
 		}
-		return "the Dapr dashboard", publicPort, "the dashboard reads the sidecar's metadata on its public port"
+		switch {
+		case only(daprSystemNamespace, dashboardPodLabels):
+			return "the Dapr dashboard", int(cfg.SidecarPublicPort), "the dashboard reads the sidecar's metadata on its public port"
+		case only(agentNamespace, agentPodLabels):
+			return "the Datadog Agent", int(cfg.SidecarMetricsPort), "the Agent scrapes the sidecar's metrics port"
+		}
+		return "", 0, fmt.Sprintf("a source other than the Dapr dashboard's pods (%s in namespace %s) or the Datadog Agent's (%s in namespace %s): %v",
+			dashboardPodLabels, daprSystemNamespace, agentPodLabels, agentNamespace, f)
 	case ps != nil:
 		var s metav1.LabelSelector
 		_ = unmarshalInto(ps, &s)
@@ -280,7 +298,7 @@ func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, c
 		if !invokes(callers[0], target) {
 			return "", 0, fmt.Sprintf("lets %s's pods into %s, but %s does not invoke %s through Dapr", callers[0].Name, target.Name, callers[0].Name, target.Name)
 		}
-		return callers[0].Name, grpcPort, "service invocation reaches the callee's sidecar on its internal gRPC port"
+		return callers[0].Name, int(cfg.SidecarInternalGRPCPort), "service invocation reaches the callee's sidecar on its internal gRPC port"
 	}
 	return "", 0, fmt.Sprintf("an empty source %v", f)
 }

@@ -1,8 +1,11 @@
 package com.example.comms.e2e;
 
+import java.math.BigInteger;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Predicate;
 
+import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
@@ -35,6 +38,9 @@ class FallbackWithRealSidecarsIT {
 
 	@RegisterExtension
 	static final RealDaprStack real = new RealDaprStack();
+
+	/** Fallback answers comms gave so far, in this class's stack. */
+	private static int fallbacks;
 
 	@BeforeAll
 	static void greeterAnswersBeforeItIsStopped() throws Exception {
@@ -82,6 +88,8 @@ class FallbackWithRealSidecarsIT {
 			.isEqualTo(RealDaprStack.parse("{\"message\":\"Hello, Ada (from fallback)!\",\"service\":\"comms\","
 					+ "\"fallback\":true,\"error\":\"greeter_unavailable\"}"));
 		assertThat(greeting.took()).isLessThan(BOUND.plus(MARGIN));
+		fallbacks++;
+		assertFallbacksCountedInExportedMetrics();
 
 		List<ReceivedSpan> trace = real.receiver().awaitTrace(greeting.traceId(),
 				spans -> spans.stream().anyMatch(app("comms", SpanKind.SPAN_KIND_SERVER))
@@ -100,15 +108,45 @@ class FallbackWithRealSidecarsIT {
 		assertFallbackLoggedInTrace(greeting.traceId(), commsApp.spanId());
 	}
 
-	/** One JSON object per line, carrying trace_id and span_id, so Datadog ties the line to its trace. */
+	/**
+	 * comms' fallback counter reaches the OTLP endpoint (in Kubernetes, the Datadog Agent): as deltas,
+	 * which add up to the fallbacks answered.
+	 */
+	private void assertFallbacksCountedInExportedMetrics() throws Exception {
+		Predicate<ReceivedMetric> fallbackCounter = metric -> metric.name().equals("comms.greeter.fallbacks")
+				&& metric.service().equals("comms") && metric.environment().equals(DaprStack.ENVIRONMENT);
+		long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+		while (exported(fallbackCounter) < fallbacks && System.nanoTime() < deadline) {
+			Thread.sleep(200);
+		}
+		Thread.sleep(2000); // two more exports: a cumulative counter would now count the same fallbacks twice
+		assertThat(exported(fallbackCounter)).as("comms.greeter.fallbacks in " + real.receiver().metrics())
+			.isEqualTo(fallbacks);
+	}
+
+	private static double exported(Predicate<ReceivedMetric> metric) {
+		return real.receiver().metrics().stream().filter(metric).mapToDouble(ReceivedMetric::value).sum();
+	}
+
+	/**
+	 * One JSON object per line, carrying the trace: OpenTelemetry's trace_id and span_id, and Datadog's
+	 * dd.trace_id and dd.span_id (the low 64 bits of each, in decimal), by which Datadog ties the line
+	 * to the trace.
+	 */
 	private void assertFallbackLoggedInTrace(String traceId, String spanId) throws Exception {
 		List<String> lines = real.stack().commsApp().log().lines().filter(line -> line.contains(traceId)).toList();
 		assertThat(lines).as("comms' log lines of trace " + traceId).hasSize(1);
 		JsonNode line = RealDaprStack.parse(lines.get(0));
 		assertThat(line.path("trace_id").asText()).isEqualTo(traceId);
 		assertThat(line.path("span_id").asText()).isEqualTo(spanId);
+		assertThat(line.path("dd.trace_id").asText()).isEqualTo(low64BitsAsDecimal(traceId));
+		assertThat(line.path("dd.span_id").asText()).isEqualTo(low64BitsAsDecimal(spanId));
 		assertThat(line.path("level").asText()).isEqualTo("WARN");
 		assertThat(line.path("message").asText()).contains("greeter unavailable").doesNotContain("Ada");
+	}
+
+	private static String low64BitsAsDecimal(String hex) {
+		return new BigInteger(hex, 16).mod(BigInteger.TWO.pow(64)).toString();
 	}
 
 }

@@ -7,17 +7,26 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 import java.util.zip.GZIPInputStream;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+import io.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceResponse;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
 import io.opentelemetry.proto.common.v1.KeyValue;
+import io.opentelemetry.proto.metrics.v1.Metric;
+import io.opentelemetry.proto.metrics.v1.NumberDataPoint;
+import io.opentelemetry.proto.metrics.v1.ResourceMetrics;
+import io.opentelemetry.proto.metrics.v1.ScopeMetrics;
 import io.opentelemetry.proto.resource.v1.Resource;
 import io.opentelemetry.proto.trace.v1.ResourceSpans;
 import io.opentelemetry.proto.trace.v1.ScopeSpans;
@@ -26,8 +35,8 @@ import io.opentelemetry.proto.trace.v1.Status;
 
 /**
  * Stands where the Datadog Agent's OTLP/HTTP port (4318) would be: takes {@code POST /v1/traces}
- * as protobuf and decodes it with the official opentelemetry-proto classes, so the tests read
- * exactly what the Agent would receive.
+ * and {@code POST /v1/metrics} as protobuf and decodes them with the official opentelemetry-proto
+ * classes, so the tests read exactly what the Agent would receive.
  */
 final class OtlpReceiver implements AutoCloseable {
 
@@ -53,6 +62,14 @@ final class OtlpReceiver implements AutoCloseable {
 
 	}
 
+	/**
+	 * One decoded data point of a counter (its value) or a timer (its count), with the service and
+	 * environment of the resource that sent it.
+	 */
+	record ReceivedMetric(String service, String environment, String name, double value,
+			Map<String, String> attributes) {
+	}
+
 	private static final HexFormat hex = HexFormat.of();
 
 	private final HttpServer server;
@@ -61,12 +78,19 @@ final class OtlpReceiver implements AutoCloseable {
 
 	private final List<ReceivedSpan> spans = new CopyOnWriteArrayList<>();
 
+	private final List<ReceivedMetric> metrics = new CopyOnWriteArrayList<>();
+
 	private final List<String> rejected = new CopyOnWriteArrayList<>();
 
 	OtlpReceiver() throws IOException {
 		this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
 		this.server.setExecutor(this.executor);
-		this.server.createContext("/v1/traces", this::export);
+		this.server.createContext("/v1/traces", exchange -> export(exchange, body -> this.spans
+			.addAll(flatten(ExportTraceServiceRequest.parseFrom(body))),
+				ExportTraceServiceResponse.getDefaultInstance().toByteArray()));
+		this.server.createContext("/v1/metrics", exchange -> export(exchange, body -> this.metrics
+			.addAll(flatten(ExportMetricsServiceRequest.parseFrom(body))),
+				ExportMetricsServiceResponse.getDefaultInstance().toByteArray()));
 		this.server.start();
 	}
 
@@ -101,11 +125,34 @@ final class OtlpReceiver implements AutoCloseable {
 		return trace;
 	}
 
+	/** Polls until a received data point matches, or the time is up. */
+	Optional<ReceivedMetric> awaitMetric(Predicate<ReceivedMetric> wanted, Duration timeout)
+			throws InterruptedException {
+		long deadline = System.nanoTime() + timeout.toNanos();
+		Optional<ReceivedMetric> found = this.metrics.stream().filter(wanted).findFirst();
+		while (found.isEmpty() && System.nanoTime() < deadline) {
+			Thread.sleep(200);
+			found = this.metrics.stream().filter(wanted).findFirst();
+		}
+		return found;
+	}
+
+	List<ReceivedMetric> metrics() {
+		return List.copyOf(this.metrics);
+	}
+
 	List<ReceivedSpan> trace(String traceId) {
 		return this.spans.stream().filter(span -> span.traceId().equals(traceId)).toList();
 	}
 
-	private void export(HttpExchange exchange) throws IOException {
+	/** Decodes a protobuf export body and keeps what it holds. */
+	private interface Decoder {
+
+		void accept(InputStream body) throws IOException;
+
+	}
+
+	private void export(HttpExchange exchange, Decoder decoder, byte[] response) throws IOException {
 		try (exchange) {
 			String contentType = String.valueOf(exchange.getRequestHeaders().getFirst("Content-Type"));
 			if (!"POST".equals(exchange.getRequestMethod()) || !contentType.startsWith("application/x-protobuf")) {
@@ -113,12 +160,9 @@ final class OtlpReceiver implements AutoCloseable {
 				exchange.sendResponseHeaders(415, -1);
 				return;
 			}
-			ExportTraceServiceRequest request;
 			try (InputStream body = decoded(exchange)) {
-				request = ExportTraceServiceRequest.parseFrom(body);
+				decoder.accept(body);
 			}
-			this.spans.addAll(flatten(request));
-			byte[] response = ExportTraceServiceResponse.getDefaultInstance().toByteArray();
 			exchange.getResponseHeaders().set("Content-Type", "application/x-protobuf");
 			exchange.sendResponseHeaders(200, response.length == 0 ? -1 : response.length);
 			if (response.length > 0) {
@@ -150,6 +194,38 @@ final class OtlpReceiver implements AutoCloseable {
 			}
 		}
 		return result;
+	}
+
+	private static List<ReceivedMetric> flatten(ExportMetricsServiceRequest request) {
+		List<ReceivedMetric> result = new ArrayList<>();
+		for (ResourceMetrics resourceMetrics : request.getResourceMetricsList()) {
+			Resource resource = resourceMetrics.getResource();
+			String service = attribute(resource, "service.name");
+			String environment = attribute(resource, "deployment.environment.name");
+			for (ScopeMetrics scopeMetrics : resourceMetrics.getScopeMetricsList()) {
+				for (Metric metric : scopeMetrics.getMetricsList()) {
+					switch (metric.getDataCase()) {
+						case SUM -> metric.getSum().getDataPointsList().forEach(point -> result.add(new ReceivedMetric(
+								service, environment, metric.getName(), value(point), attributes(point.getAttributesList()))));
+						case HISTOGRAM -> metric.getHistogram().getDataPointsList().forEach(point -> result.add(
+								new ReceivedMetric(service, environment, metric.getName(), point.getCount(),
+										attributes(point.getAttributesList()))));
+						default -> {
+						}
+					}
+				}
+			}
+		}
+		return result;
+	}
+
+	private static double value(NumberDataPoint point) {
+		return point.hasAsDouble() ? point.getAsDouble() : point.getAsInt();
+	}
+
+	private static Map<String, String> attributes(List<KeyValue> attributes) {
+		return attributes.stream()
+			.collect(Collectors.toMap(KeyValue::getKey, attribute -> attribute.getValue().getStringValue()));
 	}
 
 	private static String attribute(Resource resource, String key) {

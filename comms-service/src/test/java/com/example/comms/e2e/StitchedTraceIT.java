@@ -1,12 +1,25 @@
 package com.example.comms.e2e;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
+import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.yaml.snakeyaml.Yaml;
 
 import static com.example.comms.e2e.Traces.app;
 import static com.example.comms.e2e.Traces.childOf;
@@ -20,6 +33,8 @@ class StitchedTraceIT {
 
 	@RegisterExtension
 	static final RealDaprStack real = new RealDaprStack();
+
+	private static final HttpClient http = HttpClient.newHttpClient();
 
 	@Test
 	void oneRequestGivesOneTraceAcrossBothSidecars() throws Exception {
@@ -61,6 +76,91 @@ class StitchedTraceIT {
 		assertThat(real.receiver().spans()).as("spans of health checks and sidecar start-up queries")
 			.noneMatch(span -> span.fromApp() && (span.name().contains("health") || span.name().contains("/dapr/")));
 		assertThat(real.receiver().rejected()).as("exports that were not OTLP protobuf").isEmpty();
+	}
+
+	/**
+	 * What the Datadog Agent scrapes from each sidecar: the metrics that the pod's OpenMetrics check
+	 * annotation (kubernetes/base) keeps. After a request, each of them is served by a sidecar, and
+	 * the request counters counted it.
+	 */
+	@Test
+	void sidecarsServeTheMetricsThatDatadogKeeps() throws Exception {
+		long before = requestCount("comms");
+
+		real.greet();
+
+		Set<String> served = new TreeSet<>();
+		served.addAll(metricFamilies(scrape("comms")));
+		served.addAll(metricFamilies(scrape("greeter")));
+		for (String deployment : List.of("comms", "greeter")) {
+			JsonNode instance = openMetricsCheck(deployment);
+			String prefix = instance.path("raw_metric_prefix").asText();
+			List<String> kept = new ArrayList<>();
+			instance.path("metrics").forEach(pattern -> kept.add(pattern.asText()));
+			assertThat(kept).as("the metrics %s's check keeps", deployment).isNotEmpty();
+			for (String pattern : kept) {
+				assertThat(served).as("sidecar metrics for the pattern %s%s of %s's check", prefix, pattern, deployment)
+					.anyMatch(name -> name.matches(prefix + pattern));
+			}
+		}
+		assertThat(requestCount("comms")).as("requests comms' sidecar counted").isGreaterThan(before);
+	}
+
+	/** The apps push their own metrics over OTLP, as their spans, with the unified service tags. */
+	@Test
+	void appsExportTheirRequestMetricsOverOtlp() throws Exception {
+		real.greet();
+
+		for (String service : List.of("comms", "greeter")) {
+			assertThat(real.receiver()
+				.awaitMetric(metric -> metric.name().equals("http.server.requests") && metric.service().equals(service)
+						&& "/greet".equals(metric.attributes().get("uri")) && metric.value() > 0, Duration.ofSeconds(30)))
+				.as("%s's http.server.requests for POST /greet in %s", service, real.receiver().metrics())
+				.get()
+				.extracting(ReceivedMetric::environment)
+				.isEqualTo(DaprStack.ENVIRONMENT);
+		}
+	}
+
+	private static String scrape(String appId) throws Exception {
+		return http.send(HttpRequest.newBuilder(URI.create(real.stack().sidecarMetricsUrl(appId))).build(),
+				BodyHandlers.ofString())
+			.body();
+	}
+
+	/** The names of the metric families in a Prometheus text exposition (its "# TYPE name type" lines). */
+	private static Set<String> metricFamilies(String exposition) {
+		Set<String> names = new TreeSet<>();
+		exposition.lines().filter(line -> line.startsWith("# TYPE ")).forEach(line -> names.add(line.split(" ")[2]));
+		return names;
+	}
+
+	/** The sum of dapr_http_server_request_count over its series: requests into APP_ID's sidecar. */
+	private static long requestCount(String appId) throws Exception {
+		return scrape(appId).lines()
+			.filter(line -> line.startsWith("dapr_http_server_request_count{"))
+			.mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+			.sum();
+	}
+
+	/** The one OpenMetrics instance of the pod annotation ad.datadoghq.com/daprd.checks of a Deployment. */
+	@SuppressWarnings("unchecked")
+	private static JsonNode openMetricsCheck(String deployment) throws Exception {
+		Path manifest = Path.of(System.getProperty("e2e.daprConfig")).resolveSibling(deployment + ".yaml");
+		for (Object document : new Yaml().loadAll(Files.readString(manifest))) {
+			Map<String, Object> object = (Map<String, Object>) document;
+			if ("Deployment".equals(object.get("kind"))) {
+				Map<String, Object> template = (Map<String, Object>) ((Map<String, Object>) object.get("spec")).get("template");
+				Map<String, Object> annotations = (Map<String, Object>) ((Map<String, Object>) template.get("metadata"))
+					.get("annotations");
+				JsonNode instances = RealDaprStack.parse((String) annotations.get("ad.datadoghq.com/daprd.checks"))
+					.path("openmetrics")
+					.path("instances");
+				assertThat(instances.size()).as("openmetrics instances in %s", manifest).isEqualTo(1);
+				return instances.get(0);
+			}
+		}
+		throw new AssertionError("no Deployment in " + manifest);
 	}
 
 	private static boolean reachesGreeterApp(List<ReceivedSpan> trace) {
