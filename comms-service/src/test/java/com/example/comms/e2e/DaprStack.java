@@ -21,6 +21,7 @@ import org.yaml.snakeyaml.Yaml;
  * the README on one machine, secured as in the cluster: the sidecars talk mTLS with certificates
  * from a real Sentry, and use the Dapr API token and the app API token. Sidecars and apps export
  * their telemetry over OTLP/HTTP to the given host:port: the test's receiver, or a collector in front of it.
+ * Every sidecar loads the resiliency policy that kubernetes/ deploys (only comms', its scope, applies it).
  */
 final class DaprStack implements AutoCloseable {
 
@@ -51,6 +52,9 @@ final class DaprStack implements AutoCloseable {
 
 	private final Path resources;
 
+	/** kubernetes/components/resiliency, next to the base the Configuration comes from: as deployed. */
+	private final Path resiliency = resiliencyFile().getParent();
+
 	private final Node comms = new Node("comms");
 
 	private final Node greeter = new Node("greeter");
@@ -64,6 +68,9 @@ final class DaprStack implements AutoCloseable {
 	private ManagedProcess greeterSidecar;
 
 	private ManagedProcess commsApp;
+
+	/** greeter's app when the test stands in for it, else null. */
+	private GreeterStandIn greeterStandIn;
 
 	/** The ports of one app and its sidecar. */
 	private static final class Node {
@@ -95,9 +102,21 @@ final class DaprStack implements AutoCloseable {
 
 	/** Starts greeter (app, then sidecar), then comms (app, then sidecar), each once it is healthy. */
 	static DaprStack start(String otlpHostPort, Path workDir) throws IOException {
+		return start(otlpHostPort, workDir, false);
+	}
+
+	/** As {@link #start}, with a {@link GreeterStandIn} in place of greeter's app, behind greeter's real sidecar. */
+	static DaprStack startWithGreeterStandIn(String otlpHostPort, Path workDir) throws IOException {
+		return start(otlpHostPort, workDir, true);
+	}
+
+	private static DaprStack start(String otlpHostPort, Path workDir, boolean greeterStandIn) throws IOException {
 		DaprStack stack = new DaprStack(otlpHostPort, workDir);
 		try {
 			stack.startSentry();
+			if (greeterStandIn) {
+				stack.greeterStandIn = new GreeterStandIn(stack.greeter.appPort, stack.appToken);
+			}
 			stack.startGreeter();
 			stack.commsApp = stack.startApp(stack.comms, "e2e.commsJar",
 					Map.of("DAPR_HTTP_PORT", String.valueOf(stack.comms.httpPort), "DAPR_GRPC_PORT",
@@ -117,6 +136,17 @@ final class DaprStack implements AutoCloseable {
 
 	ManagedProcess commsApp() {
 		return this.commsApp;
+	}
+
+	GreeterStandIn greeterStandIn() {
+		return this.greeterStandIn;
+	}
+
+	/** The Resiliency kubectl apply -k kubernetes/ deploys: kubernetes/components/resiliency/resiliency.yaml. */
+	static Path resiliencyFile() {
+		return requiredFile("e2e.daprConfig").toAbsolutePath()
+			.getParent()
+			.resolveSibling(Path.of("components", "resiliency", "resiliency.yaml"));
 	}
 
 	String greeterAppUrl(String path) {
@@ -164,9 +194,11 @@ final class DaprStack implements AutoCloseable {
 		stop(this.greeterSidecar);
 	}
 
-	/** greeter's app first: its sidecar waits for the app's port before it serves. */
+	/** greeter's app first (unless the stand-in is): its sidecar waits for the app's port before it serves. */
 	void startGreeter() {
-		this.greeterApp = startApp(this.greeter, "e2e.greeterJar", Map.of("APP_API_TOKEN", this.appToken));
+		if (this.greeterStandIn == null) {
+			this.greeterApp = startApp(this.greeter, "e2e.greeterJar", Map.of("APP_API_TOKEN", this.appToken));
+		}
 		this.greeterSidecar = startSidecar(this.greeter);
 	}
 
@@ -207,7 +239,8 @@ final class DaprStack implements AutoCloseable {
 				String.valueOf(node.metricsPort), "--dapr-listen-addresses", "127.0.0.1",
 				"--dapr-internal-grpc-listen-address", "127.0.0.1", "--enable-mtls", "--sentry-address",
 				"127.0.0.1:" + this.sentryPort, "--config", this.config.toString(), "--resources-path",
-				this.resources.toString(), "--log-as-json", "--log-level", "info"));
+				this.resources.toString(), "--resources-path", this.resiliency.toString(), "--log-as-json",
+				"--log-level", "info"));
 		if (node != this.intruder) {
 			command.addAll(List.of("--app-port", String.valueOf(node.appPort), "--app-protocol", "http",
 					"--app-channel-address", "127.0.0.1"));
@@ -262,6 +295,9 @@ final class DaprStack implements AutoCloseable {
 			this.running.get(i).close();
 		}
 		this.running.clear();
+		if (this.greeterStandIn != null) {
+			this.greeterStandIn.close();
+		}
 	}
 
 	private static Path requiredFile(String property) {

@@ -33,11 +33,27 @@ final class RealDaprStack implements BeforeAllCallback, AfterAllCallback {
 
 	private DaprStack stack;
 
+	private final boolean greeterStandIn;
+
+	RealDaprStack() {
+		this(false);
+	}
+
+	private RealDaprStack(boolean greeterStandIn) {
+		this.greeterStandIn = greeterStandIn;
+	}
+
+	/** The stack with a {@link GreeterStandIn} in place of greeter's app: {@code stack().greeterStandIn()}. */
+	static RealDaprStack withGreeterStandIn() {
+		return new RealDaprStack(true);
+	}
+
 	@Override
 	public void beforeAll(ExtensionContext context) throws Exception {
 		this.receiver = new OtlpReceiver();
-		this.stack = DaprStack.start(this.receiver.hostPort(),
-				Path.of(System.getProperty("e2e.workDir"), context.getRequiredTestClass().getSimpleName()));
+		Path workDir = Path.of(System.getProperty("e2e.workDir"), context.getRequiredTestClass().getSimpleName());
+		this.stack = this.greeterStandIn ? DaprStack.startWithGreeterStandIn(this.receiver.hostPort(), workDir)
+				: DaprStack.start(this.receiver.hostPort(), workDir);
 	}
 
 	@Override
