@@ -144,9 +144,13 @@ final class DaprStack implements AutoCloseable {
 
 	/** The Resiliency kubectl apply -k kubernetes/ deploys: kubernetes/components/resiliency/resiliency.yaml. */
 	static Path resiliencyFile() {
-		return requiredFile("e2e.daprConfig").toAbsolutePath()
+		Path file = requiredFile("e2e.daprConfig").toAbsolutePath()
 			.getParent()
 			.resolveSibling(Path.of("components", "resiliency", "resiliency.yaml"));
+		if (!Files.isRegularFile(file)) {
+			throw new IllegalStateException("no resiliency policy at " + file);
+		}
+		return file;
 	}
 
 	String greeterAppUrl(String path) {
