@@ -1,15 +1,7 @@
 package com.example.comms.e2e;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpRequest.BodyPublishers;
-import java.net.http.HttpResponse;
-import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +16,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.example.comms.e2e.RealDaprStack.Greeting;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import io.opentelemetry.proto.trace.v1.Status.StatusCode;
 import org.junit.jupiter.api.Test;
@@ -53,21 +45,15 @@ class CollectorPipelineIT {
 
 	private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
-	private static final ObjectMapper json = new ObjectMapper();
-
 	private final HttpClient http = HttpClient.newHttpClient();
 
 	private final Path configs = requiredPath("e2e.collectorConfigs");
-
-	/** One sent POST /greet, in a new trace whose parent is the caller's span. */
-	record Sent(String traceId, String callerSpanId, boolean fallback, Duration took) {
-	}
 
 	/** The endpoints of both collectors, free loopback ports; each config reads the ones it uses. */
 	private record Endpoints(int agentHttp, int agentHealth, int gatewayGrpc, int gatewayHealth) {
 
 		static Endpoints free() {
-			return new Endpoints(freePort(), freePort(), freePort(), freePort());
+			return new Endpoints(DaprStack.freePort(), DaprStack.freePort(), DaprStack.freePort(), DaprStack.freePort());
 		}
 
 		Map<String, String> environment(String datadogAgent, String backend, boolean gateway) {
@@ -137,9 +123,9 @@ class CollectorPipelineIT {
 			gateway.awaitHealthy("http://127.0.0.1:" + endpoints.gatewayHealth() + "/", START_TIMEOUT);
 			agent.awaitHealthy("http://127.0.0.1:" + endpoints.agentHealth() + "/", START_TIMEOUT);
 
-			List<Sent> warmUp = new ArrayList<>();
-			List<Sent> routine = new ArrayList<>();
-			List<Sent> failing = new ArrayList<>();
+			List<Greeting> warmUp = new ArrayList<>();
+			List<Greeting> routine = new ArrayList<>();
+			List<Greeting> failing = new ArrayList<>();
 			try (DaprStack stack = DaprStack.start("127.0.0.1:" + endpoints.agentHttp(), workDir)) {
 				// The first calls are slow (JIT, connections): sampled as slow, so not counted as routine.
 				long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
@@ -157,12 +143,12 @@ class CollectorPipelineIT {
 				for (int i = 0; i < FAILING; i++) {
 					failing.add(greet(stack));
 				}
-				assertThat(routine).as(stack.logs()).noneMatch(Sent::fallback);
-				assertThat(failing).as(stack.logs()).allMatch(Sent::fallback);
+				assertThat(routine).as(stack.logs()).noneMatch(Greeting::fallback);
+				assertThat(failing).as(stack.logs()).allMatch(Greeting::fallback);
 
 				// The failing requests came last: once they are all in, every decision is taken.
 				long decided = System.nanoTime() + sampling.decisionWait().plus(Duration.ofSeconds(60)).toNanos();
-				for (Sent sent : failing) {
+				for (Greeting sent : failing) {
 					List<ReceivedSpan> trace = datadogAgent.awaitTrace(sent.traceId(),
 							spans -> errorTraceWhole(spans, sent).isEmpty(),
 							Duration.ofNanos(Math.max(0, decided - System.nanoTime())));
@@ -177,10 +163,10 @@ class CollectorPipelineIT {
 			assertThat(backend.rejected()).isEmpty();
 			assertThat(spansPerTrace(backend)).as("the other OTLP backend gets exactly what the Datadog Agent gets")
 				.isEqualTo(spansPerTrace(datadogAgent));
-			for (Sent sent : failing) {
+			for (Greeting sent : failing) {
 				assertThat(errorTraceWhole(datadogAgent.trace(sent.traceId()), sent)).isEmpty();
 			}
-			for (Sent sent : concat(warmUp, routine)) {
+			for (Greeting sent : concat(warmUp, routine)) {
 				List<ReceivedSpan> trace = datadogAgent.trace(sent.traceId());
 				assertThat(trace.isEmpty() || routineTraceWhole(trace, sent).isEmpty())
 					.as("trace %s arrived split: %s%s", sent.traceId(), routineTraceWhole(trace, sent), describe(trace))
@@ -190,7 +176,7 @@ class CollectorPipelineIT {
 			// Traces faster than the latency threshold are kept by the probabilistic policy alone:
 			// Bernoulli trials. Within 4 standard deviations of the binomial, a correct sampler
 			// passes in all but about 1 in 16,000 runs; a share half or double the configured one fails.
-			List<Sent> fast = routine.stream().filter(sent -> sent.took().compareTo(sampling.slowFrom()) < 0).toList();
+			List<Greeting> fast = routine.stream().filter(sent -> sent.took().compareTo(sampling.slowFrom()) < 0).toList();
 			assertThat(fast).as("routine requests faster than the latency policy's threshold")
 				.hasSizeGreaterThanOrEqualTo(ROUTINE * 9 / 10);
 			long kept = fast.stream().filter(sent -> !datadogAgent.trace(sent.traceId()).isEmpty()).count();
@@ -206,7 +192,7 @@ class CollectorPipelineIT {
 	}
 
 	/** An error trace: comms' failing span, its sidecar's under it, greeter's sidecar's under that, and no orphan. */
-	private static List<String> errorTraceWhole(List<ReceivedSpan> trace, Sent sent) {
+	private static List<String> errorTraceWhole(List<ReceivedSpan> trace, Greeting sent) {
 		List<String> missing = new ArrayList<>();
 		Optional<ReceivedSpan> comms = trace.stream()
 			.filter(app("comms", SpanKind.SPAN_KIND_SERVER))
@@ -230,7 +216,7 @@ class CollectorPipelineIT {
 	}
 
 	/** A routine trace: comms app → comms daprd → greeter daprd → greeter app, and no span whose parent is missing. */
-	private static List<String> routineTraceWhole(List<ReceivedSpan> trace, Sent sent) {
+	private static List<String> routineTraceWhole(List<ReceivedSpan> trace, Greeting sent) {
 		List<String> missing = new ArrayList<>();
 		Optional<ReceivedSpan> comms = trace.stream()
 			.filter(app("comms", SpanKind.SPAN_KIND_SERVER))
@@ -271,20 +257,10 @@ class CollectorPipelineIT {
 			.collect(Collectors.groupingBy(ReceivedSpan::traceId, Collectors.counting()));
 	}
 
-	private Sent greet(DaprStack stack) throws Exception {
-		String traceId = Traces.randomHex(16);
-		String callerSpanId = Traces.randomHex(8);
-		long started = System.nanoTime();
-		HttpRequest request = HttpRequest.newBuilder(URI.create(stack.commsUrl("/greet")))
-			.header("Content-Type", "application/json")
-			.header("traceparent", "00-" + traceId + "-" + callerSpanId + "-01")
-			.POST(BodyPublishers.ofString("{\"name\":\"Ada\"}"))
-			.timeout(Duration.ofSeconds(30))
-			.build();
-		HttpResponse<String> response = this.http.send(request, BodyHandlers.ofString());
-		Duration took = Duration.ofNanos(System.nanoTime() - started);
-		assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-		return new Sent(traceId, callerSpanId, json.readTree(response.body()).path("fallback").asBoolean(), took);
+	private Greeting greet(DaprStack stack) throws Exception {
+		Greeting greeting = RealDaprStack.greet(this.http, stack);
+		assertThat(greeting.status()).as(greeting.reply().toString()).isEqualTo(200);
+		return greeting;
 	}
 
 	/** otelcol with one of the component's configs; the collector's own metrics endpoint is off (a fixed port). */
@@ -308,17 +284,6 @@ class CollectorPipelineIT {
 
 	private static <T> List<T> concat(List<T> first, List<T> second) {
 		return Stream.concat(first.stream(), second.stream()).toList();
-	}
-
-	private static int freePort() {
-		try (ServerSocket socket = new ServerSocket()) {
-			socket.setReuseAddress(false);
-			socket.bind(new InetSocketAddress("127.0.0.1", 0));
-			return socket.getLocalPort();
-		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
-		}
 	}
 
 }

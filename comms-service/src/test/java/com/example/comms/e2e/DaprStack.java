@@ -320,7 +320,8 @@ final class DaprStack implements AutoCloseable {
 		return HexFormat.of().formatHex(bytes);
 	}
 
-	private static int freePort() {
+	/** A free loopback port: nothing listens on it now. */
+	static int freePort() {
 		try (ServerSocket socket = new ServerSocket()) {
 			socket.setReuseAddress(false);
 			socket.bind(new InetSocketAddress("127.0.0.1", 0));

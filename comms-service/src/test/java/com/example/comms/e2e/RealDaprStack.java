@@ -23,6 +23,11 @@ final class RealDaprStack implements BeforeAllCallback, AfterAllCallback {
 
 	/** One POST /greet: what comms answered, how long it took, and the trace it was sent in. */
 	record Greeting(int status, JsonNode reply, Duration took, String traceId, String callerSpanId) {
+
+		boolean fallback() {
+			return this.reply.path("fallback").asBoolean();
+		}
+
 	}
 
 	private static final ObjectMapper json = new ObjectMapper();
@@ -76,16 +81,21 @@ final class RealDaprStack implements BeforeAllCallback, AfterAllCallback {
 
 	/** POST /greet for Ada to comms, as a caller whose own span is the parent, in a new trace. */
 	Greeting greet() throws Exception {
+		return greet(this.http, this.stack);
+	}
+
+	/** POST /greet for Ada to the stack's comms, as a caller whose own span is the parent, in a new trace. */
+	static Greeting greet(HttpClient http, DaprStack stack) throws Exception {
 		String traceId = Traces.randomHex(16);
 		String callerSpanId = Traces.randomHex(8);
 		long started = System.nanoTime();
-		HttpRequest request = HttpRequest.newBuilder(URI.create(this.stack.commsUrl("/greet")))
+		HttpRequest request = HttpRequest.newBuilder(URI.create(stack.commsUrl("/greet")))
 			.header("Content-Type", "application/json")
 			.header("traceparent", "00-" + traceId + "-" + callerSpanId + "-01")
 			.POST(BodyPublishers.ofString("{\"name\":\"Ada\"}"))
 			.timeout(Duration.ofSeconds(30))
 			.build();
-		HttpResponse<String> response = this.http.send(request, BodyHandlers.ofString());
+		HttpResponse<String> response = http.send(request, BodyHandlers.ofString());
 		return new Greeting(response.statusCode(), json.readTree(response.body()),
 				Duration.ofNanos(System.nanoTime() - started), traceId, callerSpanId);
 	}
