@@ -1,6 +1,5 @@
-package com.example.comms.system;
+package com.example.comms.greet;
 
-import com.example.comms.greet.GreeterProperties;
 import io.dapr.client.DaprClient;
 import io.dapr.client.DaprClientBuilder;
 import io.dapr.config.Properties;

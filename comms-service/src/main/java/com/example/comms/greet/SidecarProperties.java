@@ -1,4 +1,4 @@
-package com.example.comms.system;
+package com.example.comms.greet;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
