@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,5 +51,19 @@ func TestEksctlSchemaLoaderRejectsUnknownFields(t *testing.T) {
 	Set(bad[0].Map, nil, "metadata", "region")
 	if ValidateEksctl(s, bad[0]) == nil {
 		t.Errorf("a missing required field was accepted")
+	}
+}
+
+// Without eksctl the schema tests skip, except in GitHub Actions, which installs it: there they fail.
+func TestEksctlSchemaIsRequiredInGitHubActions(t *testing.T) {
+	t.Setenv("EKSCTL_SCHEMA_JSON", "")
+	t.Setenv("PATH", t.TempDir())
+	t.Setenv("GITHUB_ACTIONS", "")
+	if _, _, err := LoadEksctlSchema(); !errors.Is(err, ErrNoEksctlSchema) {
+		t.Errorf("without eksctl outside GitHub Actions: want ErrNoEksctlSchema (a skip), got %v", err)
+	}
+	t.Setenv("GITHUB_ACTIONS", "true")
+	if _, _, err := LoadEksctlSchema(); err == nil || errors.Is(err, ErrNoEksctlSchema) {
+		t.Errorf("without eksctl in GitHub Actions: want an error that fails the tests, got %v", err)
 	}
 }
