@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tears down everything scripts/deploy.sh made, in reverse order, so nothing is left billing:
 # app -> Dapr dashboard and control plane -> Datadog (Agent, Operator, Secret) -> volumes and
-# StorageClass -> EKS cluster. Each step skips what is already gone, so an interrupted teardown is
-# finished by running it again.
+# StorageClass -> EKS cluster -> its CloudWatch log group. Each step skips what is already gone, so an
+# interrupted teardown is finished by running it again.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,7 +14,8 @@ Usage: scripts/delete-all.sh [--yes] [--dry-run] [-h|--help]
 Deletes, in order: the app (kubernetes/base/, with its namespace and so the Secrets of the Dapr
 tokens in it), the Dapr dashboard and control plane, the Datadog Agent, Operator and Secret, the
 Dapr scheduler's volumes (so no EBS volume outlives the cluster) and the gp3 StorageClass, then the
-EKS cluster of eksctl/cluster.yaml. About 15 minutes, most of it eksctl deleting the cluster.
+EKS cluster of eksctl/cluster.yaml and the CloudWatch log group of its control plane logs (eksctl
+leaves it). About 15 minutes, most of it eksctl deleting the cluster.
 
 Options:
   --yes       do not ask for confirmation (needed when there is no terminal, e.g. in CI)
@@ -55,6 +56,8 @@ CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
 AWS_REGION_OF_CLUSTER=$(yaml_metadata "$CLUSTER_FILE" region)
 DATADOG_NAMESPACE=$(yaml_metadata "$AGENT_FILE" namespace)
 [[ -n "$CLUSTER_NAME" && -n "$AWS_REGION_OF_CLUSTER" ]] || die "cannot read metadata.name/region from $CLUSTER_FILE"
+# Where EKS writes the control plane logs that cloudWatch.clusterLogging of the cluster file enables.
+LOG_GROUP="/aws/eks/$CLUSTER_NAME/cluster"
 [[ -n "$DATADOG_NAMESPACE" ]] || die "cannot read metadata.namespace from $AGENT_FILE"
 [[ "$DATADOG_NAMESPACE" != default && "$DATADOG_NAMESPACE" != kube-* ]] ||
   die "$AGENT_FILE is in namespace $DATADOG_NAMESPACE, which this script will not delete: give the Agent its own namespace"
@@ -91,6 +94,17 @@ delete_dapr_volumes() {
 # exists ARGS... : true when 'kubectl get ARGS' finds the object. Only called outside a dry run.
 exists() { kubectl get "$@" >/dev/null 2>&1; }
 
+# `dapr uninstall -k` fails when Dapr's Helm release is gone, e.g. on a re-run.
+dapr_installed() { helm status dapr --namespace "$DAPR_NAMESPACE" >/dev/null 2>&1; }
+
+# eksctl deletes the cluster but not its log group: deleted here, unless already gone.
+delete_log_group() {
+  local out
+  out=$(aws logs delete-log-group --log-group-name "$LOG_GROUP" --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
+  [[ "$out" == *ResourceNotFoundException* ]] || die "cannot delete log group $LOG_GROUP: $out"
+  info "skipped: log group $LOG_GROUP does not exist (already deleted)"
+}
+
 # guarded "WHY" TEST... : in a dry run, notes when the next command runs; otherwise runs TEST.
 # Deleting objects whose CRD is already gone fails, so a re-run skips what an earlier run removed.
 guarded() {
@@ -105,28 +119,25 @@ guarded() {
   return 1
 }
 
-steps_total 5
+steps_total 6
 status=ACTIVE
 if ! is_dry_run; then
   status=$(cluster_status)
 fi
-in_cluster=1
-is_dry_run && note "the steps below run only if the cluster exists (aws eks describe-cluster)"
+is_dry_run && note "steps 1-4 run only if the cluster is ACTIVE, step 5 only if it exists (aws eks describe-cluster)"
 case "$status" in
   ACTIVE)
     run aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER"
     ;;
   NONE)
-    log "cluster $CLUSTER_NAME does not exist in $AWS_REGION_OF_CLUSTER: nothing to delete"
-    exit 0
+    log "cluster $CLUSTER_NAME does not exist in $AWS_REGION_OF_CLUSTER: only its log group may be left"
     ;;
   *)
     warn "cluster is $status: skipping the in-cluster steps, deleting the cluster itself"
-    in_cluster=0
     ;;
 esac
 
-if ((in_cluster)); then
+if [[ "$status" == ACTIVE ]]; then
   step "App ($APP_BASE_DIR/)" "1 min"
   if guarded "namespace $APP_NAMESPACE exists" exists namespace "$APP_NAMESPACE"; then
     run kubectl delete -k "$APP_BASE_DIR" --ignore-not-found --wait=true
@@ -135,7 +146,9 @@ if ((in_cluster)); then
   step "Dapr dashboard and control plane" "1 min"
   note "the dashboard is a Helm release of its own: Dapr CLI 1.18's uninstall no longer removes it"
   run helm uninstall "$DASHBOARD_RELEASE" --namespace "$DAPR_NAMESPACE" --ignore-not-found --wait
-  run dapr uninstall -k --all
+  if guarded "Dapr's Helm release exists (helm status dapr)" dapr_installed; then
+    run dapr uninstall -k --all
+  fi
 
   step "Datadog Agent, Operator and Secret" "1-2 min"
   note "the Agent first, while the Operator still runs to clean up after it"
@@ -153,8 +166,14 @@ if ((in_cluster)); then
   run kubectl delete -f "$STORAGE_CLASS_FILE" --ignore-not-found
 fi
 
-step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "10-15 min"
-run eksctl delete cluster -f "$CLUSTER_FILE" --wait --disable-nodegroup-eviction
+if [[ "$status" != NONE ]]; then
+  step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "10-15 min"
+  run eksctl delete cluster -f "$CLUSTER_FILE" --wait --disable-nodegroup-eviction
+fi
+
+step "CloudWatch log group $LOG_GROUP" "seconds"
+is_dry_run && note "skipped if it does not exist"
+run_shown "aws logs delete-log-group --log-group-name $LOG_GROUP --region $AWS_REGION_OF_CLUSTER" delete_log_group
 steps_finished
 
 if is_dry_run; then

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# scripts/delete-all.sh: tears down in the safe order (app, Dapr, Datadog, volumes, cluster), asks
-# before deleting, and its dry run calls no tool. Cloud tools are recording stubs on a sandbox PATH.
+# scripts/delete-all.sh: asks before deleting, its dry run calls no tool, and for real, against the
+# fake cloud of testlib.sh, it removes everything deploy.sh made, in the safe order (app, Dapr,
+# Datadog, volumes, cluster, log group), skipping what is gone: a re-run finishes an interrupted one.
 # shellcheck source=testlib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
 
 TOOLS=(aws eksctl kubectl helm dapr)
+
+deploy() { # a real scripts/deploy.sh run against fake_cloud: the state delete-all starts from
+  capture env DATADOG_API_KEY=0123456789abcdef0123456789abcdef IMAGE_REGISTRY=registry.example.com/team IMAGE_TAG=1.2.3 \
+    "$SCRIPTS/deploy.sh"
+  assert_status 0 "$RC"
+  : >"$CALLS"
+}
 
 test_help_needs_no_tool_and_prints_usage() {
   sandbox_path
@@ -27,19 +35,8 @@ test_dry_run_yes_tears_down_in_order() {
     "+ kubectl delete pvc --all -n dapr-system" \
     "+ kubectl delete namespace dapr-system" \
     "+ kubectl delete -f kubernetes/storage/gp3-storageclass.yaml" \
-    "+ eksctl delete cluster -f eksctl/cluster.yaml"
-}
-
-test_deleting_the_app_deletes_the_namespace_of_the_token_secrets() {
-  # deploy.sh makes the Secrets of the Dapr tokens in dapr-services; nothing else deletes them.
-  local ns
-  ns=$(bash -c 'source "$1/lib.sh"; yaml_metadata "$2" name' _ "$SCRIPTS" "$REPO_ROOT/kubernetes/base/namespace.yaml")
-  assert_eq dapr-services "$ns" "the namespace of kubernetes/base/namespace.yaml"
-  grep -qxF '  - namespace.yaml' "$REPO_ROOT/kubernetes/base/kustomization.yaml" ||
-    fail "kubernetes/base, which delete-all deletes, does not include namespace.yaml"
-  sandbox_path "${TOOLS[@]}"
-  capture "$SCRIPTS/delete-all.sh" --dry-run --yes
-  assert_contains "$OUT" "+ kubectl delete -k kubernetes/base "
+    "+ eksctl delete cluster -f eksctl/cluster.yaml" \
+    "+ aws logs delete-log-group --log-group-name /aws/eks/"
 }
 
 test_dry_run_calls_no_tool() {
@@ -52,10 +49,75 @@ test_dry_run_calls_no_tool() {
   assert_eq "" "$(calls)" "tool calls during the dry run without --yes"
 }
 
-test_dry_run_waits_for_volumes_before_deleting_the_cluster() {
-  sandbox_path "${TOOLS[@]}"
-  capture "$SCRIPTS/delete-all.sh" --dry-run --yes
-  assert_in_order "$OUT" "then waits until their EBS volumes are deleted" "+ eksctl delete cluster"
+test_removes_everything_deploy_made_and_a_second_run_finds_nothing_to_do() {
+  fake_cloud
+  deploy
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_status 0 "$RC"
+  assert_in_order "$(calls)" \
+    "kubectl delete -k kubernetes/base " \
+    "helm uninstall dapr-dashboard --namespace dapr-system " \
+    "dapr uninstall -k --all" \
+    "kubectl delete -f datadog/datadog-agent.yaml " \
+    "helm uninstall datadog-operator " \
+    "kubectl delete secret datadog-secret " \
+    "kubectl delete pvc --all -n dapr-system " \
+    "kubectl wait --for=delete pv/" \
+    "kubectl delete namespace dapr-system " \
+    "kubectl delete -f kubernetes/storage/gp3-storageclass.yaml " \
+    "eksctl delete cluster -f eksctl/cluster.yaml " \
+    "aws logs delete-log-group --log-group-name /aws/eks/"
+  # What outlives a deleted cluster (its EBS volumes, its log group) is gone too: nothing bills.
+  assert_eq "" "$(find "$WORLD" -type f)" "what is left in the account"
+  : >"$CALLS"
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_status 0 "$RC"
+  assert_eq "aws aws aws" "$(cut -d' ' -f1 "$CALLS" | tr '\n' ' ' | sed 's/ $//')" "tools called with nothing left"
+  assert_contains "$ERR" "does not exist (already deleted)"
+}
+
+test_an_interrupted_teardown_is_finished_by_running_it_again() {
+  local gone
+  fake_cloud
+  deploy
+  echo "eksctl delete cluster" >"$WORLD/fail-once"
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_failed "$RC"
+  assert_contains "$ERR" "stopped at step [5/6] EKS cluster"
+  : >"$CALLS"
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_status 0 "$RC"
+  for gone in "kubectl delete -k" "dapr uninstall" "kubectl delete -f datadog/" "kubectl wait --for=delete"; do
+    assert_not_contains "$(calls)" "$gone" "calls of the second run"
+  done
+  assert_in_order "$(calls)" "eksctl delete cluster " "aws logs delete-log-group "
+  assert_eq "" "$(find "$WORLD" -type f)" "what is left in the account"
+}
+
+test_deletes_the_log_group_of_a_cluster_deleted_by_hand() {
+  local group
+  fake_cloud
+  deploy
+  capture eksctl delete cluster -f eksctl/cluster.yaml
+  assert_status 0 "$RC"
+  group=$(cat "$WORLD/log-group") # eksctl leaves it
+  : >"$CALLS"
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_status 0 "$RC"
+  assert_contains "$(calls)" "aws logs delete-log-group --log-group-name $group "
+  assert_eq "" "$(grep -v '^aws ' "$CALLS" || true)" "calls other than aws"
+  [[ ! -e "$WORLD/log-group" ]] || fail "log group $group is still there"
+}
+
+test_a_cluster_still_being_created_is_deleted_without_the_in_cluster_steps() {
+  fake_cloud
+  mkdir -p "$WORLD/cluster"
+  echo CREATING >"$WORLD/cluster/status"
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_status 0 "$RC"
+  assert_eq "" "$(grep -E '^(kubectl|helm|dapr) ' "$CALLS" || true)" "in-cluster calls"
+  assert_in_order "$(calls)" "eksctl delete cluster " "aws logs delete-log-group "
+  [[ ! -e "$WORLD/cluster" ]] || fail "the cluster is still there"
 }
 
 test_refuses_to_delete_without_yes_when_nobody_can_answer() {

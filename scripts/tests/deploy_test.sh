@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# scripts/deploy.sh: fails fast on missing tools or inputs, and its --dry-run plans every step in
-# order, with the pinned versions, without calling any tool and without ever printing the API key.
-# The cloud tools are stubs on a sandbox PATH, only so that the presence check passes: each stub
-# records its call, and a dry run must leave no record.
+# scripts/deploy.sh: fails fast on missing tools or inputs; its --dry-run plans every step in order
+# without calling any tool; and for real, against the fake cloud of testlib.sh (stubs of aws, eksctl,
+# kubectl, helm and dapr answering as the CLIs do), each branch does what is missing and only that:
+# a second run changes nothing, and neither the API key nor a token is ever printed or on a command line.
 # shellcheck source=testlib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
 # shellcheck source=../versions.env
@@ -69,45 +69,6 @@ test_dry_run_plans_every_step_in_order() {
     "+ kubectl rollout status deployment/greeter -n dapr-services"
 }
 
-test_dry_run_creates_the_secret_in_the_agents_namespace() {
-  local ns
-  ns=$(bash -c 'source "$1/lib.sh"; yaml_metadata "$2" namespace' _ "$SCRIPTS" "$REPO_ROOT/datadog/datadog-agent.yaml")
-  [[ -n "$ns" ]] || fail "datadog/datadog-agent.yaml has no metadata.namespace"
-  dry_run "${TOOLS[@]}"
-  assert_contains "$OUT" "kubectl create secret generic datadog-secret --namespace $ns "
-  assert_contains "$OUT" "--namespace $ns --create-namespace"
-}
-
-test_dry_run_installs_the_pinned_versions() {
-  dry_run "${TOOLS[@]}"
-  assert_contains "$OUT" "--version $DATADOG_OPERATOR_CHART_VERSION "
-  assert_contains "$OUT" "+ dapr init -k --runtime-version $DAPR_RUNTIME_VERSION --set "
-  assert_contains "$OUT" "+ helm upgrade --install dapr-dashboard dapr/dapr-dashboard --version $DAPR_DASHBOARD_CHART_VERSION --namespace dapr-system --wait "
-}
-
-test_dry_run_installs_dapr_with_every_value_of_the_values_file() {
-  # kubernetes/tests builds the sidecar from this file too: what it checks is what gets installed.
-  local line init
-  dry_run "${TOOLS[@]}"
-  init=$(grep '^+ dapr init -k ' <<<"$OUT")
-  while IFS= read -r line; do
-    [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
-    assert_contains "$init" " --set $line " "dapr init"
-  done <"$REPO_ROOT/kubernetes/dapr-helm-values.txt"
-  assert_contains "$init" "--set dapr_sidecar_injector.sidecarDropALLCapabilities=true"
-}
-
-test_dry_run_creates_every_token_secret_the_app_reads() {
-  local names name
-  names=$(grep -rhoE 'dapr\.io/(api|app)-token-secret: *[a-z0-9-]+' "$REPO_ROOT/kubernetes/base" | sed 's/.*: *//'
-    grep -rh -A1 'secretKeyRef:' "$REPO_ROOT/kubernetes/base" | sed -n 's/.*name: *//p')
-  [[ -n "$names" ]] || fail "kubernetes/base names no token Secret"
-  dry_run "${TOOLS[@]}"
-  while IFS= read -r name; do
-    assert_contains "$OUT" "kubectl create secret generic $name --namespace dapr-services --from-file=token=/dev/stdin"
-  done < <(sort -u <<<"$names")
-}
-
 test_dry_run_points_the_app_at_the_pushed_images() {
   dry_run "${TOOLS[@]}"
   assert_contains "$OUT" "newName: registry.example.com/team/comms-service"
@@ -148,82 +109,130 @@ test_dry_run_says_how_long_each_step_takes() {
   assert_eq 10 "$(grep -cE '^==> \[([1-9]|10)/10\] .+\(typically [^)]+\)$' <<<"$OUT")" "step headers with a typical time"
 }
 
-# fake_cluster : stubs that answer as an existing cluster with the pinned Dapr would, for a real (not
-# dry) run; the Secrets deploy.sh creates are kept in $TEST_TMP/secrets/NAME, one file each.
-fake_cluster() {
-  sandbox_path "${TOOLS[@]}"
-  mkdir -p "$TEST_TMP/secrets"
-  printf 'exit 0\n' >"$TEST_TMP/stub-eksctl.sh"
-  printf 'exit 0\n' >"$TEST_TMP/stub-helm.sh"
-  printf 'exit 0\n' >"$TEST_TMP/stub-dapr.sh"
-  cat >"$TEST_TMP/stub-aws.sh" <<'EOF'
-[[ "$*" == "eks describe-cluster"* ]] && echo ACTIVE
-exit 0
-EOF
-  cat >"$TEST_TMP/stub-kubectl.sh" <<EOF
-case "\$*" in
-  "get secret "*) [[ -f "\$TEST_TMP/secrets/\$3" ]]; exit ;;
-  "create secret generic "*) cat >"\$TEST_TMP/secrets/\$4" ;;
-  *" -f -"*) cat >/dev/null ;;
-  "get deployment dapr-operator "*) echo "ghcr.io/dapr/operator:$DAPR_RUNTIME_VERSION" ;;
-  "get deployment dapr-sidecar-injector "*) echo 1 ;;
-esac
-exit 0
-EOF
-}
-
-deploy() { # a real run against fake_cluster
+deploy() { # [VAR=VALUE...] : a real run (no --dry-run) against fake_cloud; the calls of this run only
   : >"$CALLS"
-  capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=registry.example.com/team IMAGE_TAG=1.2.3 "$SCRIPTS/deploy.sh"
+  capture env DATADOG_API_KEY="$FAKE_KEY" IMAGE_REGISTRY=registry.example.com/team IMAGE_TAG=1.2.3 "$@" "$SCRIPTS/deploy.sh"
 }
 
-test_makes_the_token_secrets_once_keeps_them_and_never_shows_them() {
-  local first s
-  fake_cluster
+test_a_first_run_creates_the_cluster_and_installs_everything_in_order() {
+  local value
+  fake_cloud
   deploy
   assert_status 0 "$RC"
   assert_in_order "$(calls)" \
+    "aws eks describe-cluster --name " \
+    "eksctl create cluster -f eksctl/cluster.yaml" \
+    "aws eks update-kubeconfig --name " \
+    "kubectl apply -f kubernetes/storage/gp3-storageclass.yaml" \
+    "helm upgrade --install datadog-operator datadog/datadog-operator --version $DATADOG_OPERATOR_CHART_VERSION " \
+    "kubectl create secret generic datadog-secret " \
+    "kubectl apply -f datadog/datadog-agent.yaml" \
+    "kubectl rollout status daemonset/" \
+    "dapr init -k --runtime-version $DAPR_RUNTIME_VERSION --set " \
+    "dapr status -k" \
+    "helm upgrade --install dapr-dashboard dapr/dapr-dashboard --version $DAPR_DASHBOARD_CHART_VERSION --namespace dapr-system " \
     "kubectl apply -k " \
     "kubectl create secret generic dapr-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
     "kubectl create secret generic app-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
-    "kubectl apply -k "
+    "kubectl apply -k " \
+    "kubectl rollout status deployment/comms -n dapr-services" \
+    "kubectl rollout status deployment/greeter -n dapr-services"
   assert_contains "$(grep 'kubectl apply -k ' "$CALLS" | head -n1)" "--selector app.kubernetes.io/name=dapr-services" "the first apply -k"
-  for s in dapr-api-token app-api-token; do
-    [[ "$(cat "$TEST_TMP/secrets/$s")" =~ ^[0-9a-f]{64}$ ]] || fail "secret $s: want 64 hex digits, got [$(cat "$TEST_TMP/secrets/$s")]"
-    assert_not_contains "$OUT$ERR$(calls)" "$(cat "$TEST_TMP/secrets/$s")" "output and command lines"
+  for value in "aws eks wait" "dapr upgrade" "rollout restart" "annotate"; do
+    assert_not_contains "$(calls)" "$value" "calls on an empty account"
   done
-  [[ "$(cat "$TEST_TMP/secrets/dapr-api-token")" != "$(cat "$TEST_TMP/secrets/app-api-token")" ]] || fail "both tokens are the same"
+  # kubernetes/tests builds the sidecar from the values file: what it checks is what gets installed.
+  while IFS= read -r value; do
+    [[ "$value" =~ ^[[:space:]]*(#.*)?$ ]] || assert_contains "$(grep '^dapr init ' "$CALLS")" " --set $value " "dapr init"
+  done <"$REPO_ROOT/kubernetes/dapr-helm-values.txt"
+}
+
+test_the_keys_reach_the_cluster_never_the_output_or_a_command_line() {
+  local ns name token
+  fake_cloud
+  deploy
+  assert_status 0 "$RC"
+  ns=$(bash -c 'source "$1/lib.sh"; yaml_metadata "$2" namespace' _ "$SCRIPTS" "$REPO_ROOT/datadog/datadog-agent.yaml")
+  assert_eq "$FAKE_KEY" "$(cat "$WORLD/cluster/ns/$ns/secret.datadog-secret")" "datadog-secret in the Agent's namespace $ns"
   assert_not_contains "$OUT$ERR$(calls)" "$FAKE_KEY" "output and command lines"
-  first=$(cat "$TEST_TMP/secrets/dapr-api-token" "$TEST_TMP/secrets/app-api-token")
+  # Every token Secret the pods name, 32 random bytes in hex, distinct.
+  for name in $( (grep -rhoE 'dapr\.io/(api|app)-token-secret: *[a-z0-9-]+' "$REPO_ROOT/kubernetes/base" | sed 's/.*: *//'
+    grep -rh -A1 'secretKeyRef:' "$REPO_ROOT/kubernetes/base" | sed -n 's/.*name: *//p') | sort -u); do
+    token=$(cat "$WORLD/cluster/ns/dapr-services/secret.$name" 2>/dev/null) || fail "secret $name, which the pods read, was not made"
+    [[ "$token" =~ ^[0-9a-f]{64}$ ]] || fail "secret $name: want 64 hex digits, got [$token]"
+    assert_not_contains "$OUT$ERR$(calls)" "$token" "output and command lines"
+  done
+  [[ -n "${name:-}" ]] || fail "kubernetes/base names no token Secret"
+  [[ "$(cat "$WORLD/cluster/ns/dapr-services/secret.dapr-api-token")" != "$(cat "$WORLD/cluster/ns/dapr-services/secret.app-api-token")" ]] ||
+    fail "both tokens are the same"
+}
 
+test_a_second_run_changes_nothing_and_keeps_the_tokens() {
+  local before value
+  fake_cloud
   deploy
   assert_status 0 "$RC"
-  assert_not_contains "$(calls)" "create secret generic dapr-api-token" "calls of the second run"
-  assert_not_contains "$(calls)" "create secret generic app-api-token" "calls of the second run"
+  before=$(world)
+  deploy
+  assert_status 0 "$RC"
+  assert_eq "$before" "$(world)" "the cloud after the second run"
+  for value in "eksctl" "dapr init" "create secret generic dapr-api-token" "create secret generic app-api-token" \
+    "rollout restart" "annotate" "delete"; do
+    assert_not_contains "$(calls)" "$value" "calls of the second run"
+  done
   assert_contains "$ERR" "secret dapr-api-token exists: kept"
-  assert_eq "$first" "$(cat "$TEST_TMP/secrets/dapr-api-token" "$TEST_TMP/secrets/app-api-token")" "tokens after the second run"
+  # `dapr upgrade` resets the chart values it is not given: a re-run passes them again, then the dashboard.
+  while IFS= read -r value; do
+    [[ "$value" =~ ^[[:space:]]*(#.*)?$ ]] || assert_contains "$(grep '^dapr upgrade ' "$CALLS")" " --set $value " "dapr upgrade"
+  done <"$REPO_ROOT/kubernetes/dapr-helm-values.txt"
+  assert_in_order "$(calls)" "dapr upgrade -k --runtime-version $DAPR_RUNTIME_VERSION " "dapr status -k" \
+    "helm upgrade --install dapr-dashboard " "kubectl apply -k "
 }
 
-test_an_installed_dapr_is_upgraded_to_the_same_values() {
-  # `dapr upgrade` resets the chart values it is not given: a re-run must pass them again.
-  fake_cluster
-  deploy
+test_an_older_deploy_gets_dapr_upgraded_gp2_unmarked_and_the_apps_restarted_once() {
+  fake_cloud
+  sed "s/^DAPR_RUNTIME_VERSION=.*/DAPR_RUNTIME_VERSION=1.17.0/" "$SCRIPTS/versions.env" >old-versions.env
+  deploy VERSIONS_FILE="$TEST_TMP/old-versions.env"
   assert_status 0 "$RC"
-  assert_contains "$(calls)" "dapr upgrade -k --runtime-version $DAPR_RUNTIME_VERSION --set dapr_sidecar_injector.sidecarDropALLCapabilities=true"
-  assert_not_contains "$(calls)" "rollout restart" "calls when neither the version nor the injector changed"
-}
-
-test_installs_the_dashboard_after_dapr_on_every_run() {
-  # Dapr CLI 1.18 installs no dashboard (1.17's `dapr init -k` did): deploy.sh does, also on a re-run.
-  fake_cluster
+  echo true >"$WORLD/cluster/gp2-default" # as on clusters made before Kubernetes 1.30
   deploy
   assert_status 0 "$RC"
   assert_in_order "$(calls)" \
-    "dapr upgrade -k " \
-    "dapr status -k" \
-    "helm repo add dapr https://dapr.github.io/helm-charts --force-update" \
-    "helm upgrade --install dapr-dashboard dapr/dapr-dashboard --version $DAPR_DASHBOARD_CHART_VERSION --namespace dapr-system --wait " \
-    "kubectl apply -k "
+    "kubectl annotate storageclass gp2 storageclass.kubernetes.io/is-default-class=false --overwrite" \
+    "dapr upgrade -k --runtime-version $DAPR_RUNTIME_VERSION --set " \
+    "kubectl wait pods --all --for=condition=Ready -n dapr-system" \
+    "kubectl apply -k " \
+    "kubectl apply -k " \
+    "kubectl rollout restart deployment/comms deployment/greeter -n dapr-services" \
+    "kubectl rollout status deployment/comms"
+  assert_contains "$ERR" "Dapr 1.17.0 is installed: upgrading to $DAPR_RUNTIME_VERSION"
+  assert_not_contains "$(calls)" "dapr init" "calls with Dapr installed"
+  assert_not_contains "$(calls)" "eksctl" "calls with the cluster there"
+  deploy
+  assert_status 0 "$RC"
+  assert_not_contains "$(calls)" "annotate" "calls of the next run"
+  assert_not_contains "$(calls)" "rollout restart" "calls of the next run"
+}
+
+test_waits_for_a_cluster_being_created_instead_of_creating_another() {
+  fake_cloud
+  mkdir -p "$WORLD/cluster"
+  echo CREATING >"$WORLD/cluster/status"
+  deploy
+  assert_status 0 "$RC"
+  assert_in_order "$(calls)" "aws eks describe-cluster " "aws eks wait cluster-active --name " \
+    "aws eks update-kubeconfig " "dapr init -k "
+  assert_not_contains "$(calls)" "eksctl" "calls"
+}
+
+test_stops_before_touching_a_cluster_being_deleted() {
+  fake_cloud
+  mkdir -p "$WORLD/cluster"
+  echo DELETING >"$WORLD/cluster/status"
+  deploy
+  assert_failed "$RC"
+  assert_contains "$ERR" "is DELETING; wait for it"
+  assert_eq "" "$(grep -v '^aws ' "$CALLS" || true)" "calls other than aws"
 }
 
 test_fails_fast_when_the_api_key_is_unset() {

@@ -118,6 +118,101 @@ EOF
 # calls : what the stubs were asked to do, or nothing.
 calls() { [[ -f "$CALLS" ]] && cat "$CALLS"; return 0; }
 
+# fake_cloud : stubs of aws, eksctl, kubectl, helm and dapr that answer as the real CLIs do (their
+# arguments, output and exit status) for one AWS account kept as files under $WORLD: log-group and
+# ebs/VOLUME outlive the cluster; cluster/status (ACTIVE, CREATING, ...), cluster/release/NAME (Helm),
+# cluster/ns/NS/secret.NAME and pvc.NAME, cluster/applied/FILE, cluster/gp2-default do not. A test
+# sets a starting state (or makes one with deploy.sh), runs a script for real, reads `calls` and `world`.
+# A line in $WORLD/fail-once makes the next call starting with it fail, as an interruption would.
+fake_cloud() {
+  local t
+  WORLD="$TEST_TMP/world"
+  mkdir -p "$WORLD"
+  sandbox_path aws eksctl kubectl helm dapr
+  for t in aws eksctl kubectl helm dapr; do ln -sf fake-cloud.sh "$TEST_TMP/stub-$t.sh"; done
+  cat >"$TEST_TMP/fake-cloud.sh" <<'EOF'
+W="$TEST_TMP/world" c="$TEST_TMP/world/cluster" cmd="${0##*/} $*" ns=default prev=""
+err() { printf '%s\n' "$2" >&2; exit "$1"; }
+for a in "$@"; do [[ "$prev" == -n || "$prev" == --namespace ]] && ns=$a; prev=$a; done
+[[ ! -d "$c" ]] || mkdir -p "$c/ns/default" "$c/release" "$c/applied"
+if [[ -f "$W/fail-once" && "$cmd" == "$(cat "$W/fail-once")"* ]]; then rm "$W/fail-once"; err 1 "interrupted"; fi
+case "$cmd" in
+  kubectl* | "helm "[!r]* | dapr*) [[ "$(cat "$c/status" 2>/dev/null)" == ACTIVE ]] ||
+    err 1 "Unable to connect to the server: dial tcp: lookup cluster endpoint: no such host" ;;
+esac
+case "$cmd" in
+  "aws sts get-caller-identity "*) echo 123456789012 ;;
+  "aws eks describe-cluster "*) [[ -f "$c/status" ]] ||
+    err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeCluster operation: No cluster found for name: $4."
+    cat "$c/status" ;;
+  "aws eks wait cluster-active "*) echo ACTIVE >"$c/status" ;;
+  "aws eks update-kubeconfig "*) echo "Updated context in ~/.kube/config" ;;
+  "aws logs delete-log-group "*) [[ "$(cat "$W/log-group" 2>/dev/null)" == "$4" ]] ||
+    err 254 "An error occurred (ResourceNotFoundException) when calling the DeleteLogGroup operation: The specified log group does not exist."
+    rm "$W/log-group" ;;
+  "eksctl create cluster -f "*) [[ ! -e "$c" ]] || err 1 "Error: cluster already exists"
+    mkdir -p "$c" && echo ACTIVE >"$c/status"
+    awk '/^metadata:/ { m = 1 } m && /^  name:/ { print "/aws/eks/" $2 "/cluster"; exit }' "$4" >"$W/log-group" ;;
+  "eksctl delete cluster "*) [[ -e "$c" ]] || err 1 "Error: ResourceNotFoundException: No cluster found"; rm -rf "$c" ;;
+  "helm repo add "*) echo "\"$3\" has been added to your repositories" ;;
+  "helm upgrade --install "*) [[ "$*" == *--create-namespace* ]] && mkdir -p "$c/ns/$ns"
+    [[ -d "$c/ns/$ns" ]] || err 1 "Error: create: failed to create: namespaces \"$ns\" not found"
+    echo "$*" >"$c/release/$3" ;;
+  "helm status "*) [[ -f "$c/release/$2" ]] || err 1 "Error: release: not found"; echo "STATUS: deployed" ;;
+  "helm uninstall "*) [[ -f "$c/release/$2" || "$*" == *--ignore-not-found* ]] ||
+    err 1 "Error: uninstall: Release not loaded: $2: release: not found"
+    rm -f "$c/release/$2" ;;
+  "dapr init -k "* | "dapr upgrade -k "*) spec=${cmd#*--runtime-version }; spec=${spec%% --wait*}; spec=${spec%% --timeout*}
+    if [[ "$1" == init ]]; then
+      [[ ! -f "$c/release/dapr" ]] || err 1 "Error: cannot re-use a name that is still in use"
+      mkdir -p "$c/ns/dapr-system" "$W/ebs" && echo 0 >"$c/injector-generation"
+      for i in 0 1 2; do echo "pvc-$i" >"$c/ns/dapr-system/pvc.dapr-scheduler-data-dir-dapr-scheduler-server-$i"; echo 16Gi >"$W/ebs/pvc-$i"; done
+    else
+      [[ -f "$c/release/dapr" ]] || err 1 "Error: \"dapr\" has no deployed releases"
+    fi
+    [[ "$(cat "$c/release/dapr" 2>/dev/null)" == "$spec" ]] || echo $(($(cat "$c/injector-generation") + 1)) >"$c/injector-generation"
+    echo "$spec" >"$c/release/dapr" ;;
+  "dapr status -k"*) [[ -f "$c/release/dapr" ]] || err 1 "No status returned. Is Dapr initialized in your cluster?" ;;
+  "dapr uninstall -k"*) [[ -f "$c/release/dapr" ]] || err 1 "Error removing Dapr: uninstall: Release not loaded: dapr: release: not found"
+    rm "$c/release/dapr" ;;
+  "kubectl get deployment dapr-"*) [[ -f "$c/release/dapr" ]] || err 1 "Error from server (NotFound): deployments.apps \"$3\" not found"
+    if [[ "$3" == dapr-operator ]]; then v=$(cat "$c/release/dapr"); echo "ghcr.io/dapr/operator:${v%% *}"; else cat "$c/injector-generation"; fi ;;
+  "kubectl get storageclass gp2 "*) [[ -f "$c/gp2-default" ]] && echo true ;;
+  "kubectl annotate storageclass gp2 "*) rm -f "$c/gp2-default" ;;
+  "kubectl get namespace "*) [[ -d "$c/ns/$3" ]] || err 1 "Error from server (NotFound): namespaces \"$3\" not found" ;;
+  "kubectl delete namespace "*) rm -rf "${c:?}/ns/$3" ;;
+  "kubectl get secret "*) [[ -f "$c/ns/$ns/secret.$3" ]] || err 1 "Error from server (NotFound): secrets \"$3\" not found" ;;
+  "kubectl create secret generic "*--dry-run=client*) printf 'Secret %s %s ' "$ns" "$4"; cat ;;
+  "kubectl create secret generic "*) [[ -d "$c/ns/$ns" ]] || err 1 "error: failed to create secret namespaces \"$ns\" not found"
+    [[ ! -e "$c/ns/$ns/secret.$4" ]] || err 1 "error: failed to create secret secrets \"$4\" already exists"
+    cat >"$c/ns/$ns/secret.$4" ;;
+  "kubectl apply -f - "* | "kubectl apply -f -") read -r _ sns name value; printf '%s' "$value" >"$c/ns/$sns/secret.$name" ;;
+  "kubectl delete secret "*) rm -f "$c/ns/$ns/secret.$3" ;;
+  "kubectl apply -f "* | "kubectl delete -f "*) kind=$(awk '$1 == "kind:" { print $2; exit }' "$3")
+    [[ "$kind" != DatadogAgent || -f "$c/release/datadog-operator" ]] ||
+      err 1 "error: resource mapping not found: no matches for kind \"DatadogAgent\" in version \"datadoghq.com/v2alpha1\""
+    if [[ "$1" == apply ]]; then cp "$3" "$c/applied/${3//\//_}"; else rm -f "$c/applied/${3//\//_}"; fi ;;
+  "kubectl get daemonset "*) grep -qs "^kind: DatadogAgent" "$c"/applied/* || err 1 "Error from server (NotFound): daemonsets.apps \"$3\" not found" ;;
+  "kubectl get crd datadogagents.datadoghq.com"*) [[ -f "$c/release/datadog-operator" ]] || err 1 "Error from server (NotFound): customresourcedefinitions not found" ;;
+  "kubectl apply -k "*--selector\ app.kubernetes.io/name=*) echo "${cmd##*=}" >"$c/app-namespace"; mkdir -p "$c/ns/${cmd##*=}" ;;
+  "kubectl apply -k "*) [[ -f "$c/app-namespace" ]] || err 1 "Error from server (NotFound): namespaces not found"
+    echo deployed >"$c/ns/$(cat "$c/app-namespace")/app" ;;
+  "kubectl delete -k "*) [[ -f "$c/release/dapr" ]] || err 1 "error: resource mapping not found: no matches for kind \"Configuration\" in version \"dapr.io/v1alpha1\""
+    [[ ! -f "$c/app-namespace" ]] || rm -rf "$c/ns/$(cat "$c/app-namespace")" "$c/app-namespace" ;;
+  "kubectl get pvc "*) cat "$c/ns/$ns"/pvc.* 2>/dev/null ;;
+  "kubectl delete pvc --all "*) for f in "$c/ns/$ns"/pvc.*; do [[ -f "$f" ]] && rm -f "$W/ebs/$(cat "$f")" "$f"; done ;;
+  "kubectl wait --for=delete pv/"* | "kubectl get pv/"*) v=${cmd#*pv/}
+    [[ ! -e "$W/ebs/${v%% *}" ]] || err 1 "error: timed out waiting for the condition" ;;
+  "kubectl rollout "* | "kubectl wait pods "*) ;;
+  *) err 97 "fake cloud: no answer for: $cmd" ;;
+esac
+exit 0
+EOF
+}
+
+# world : the fake cloud's state, every file with its content, to compare before and after a run.
+world() { (cd "$WORLD" && find . | sort && grep -r '' . | sort); }
+
 run_tests() {
   local file name passed=0 failed=0 out rc
   file=$(basename -- "${BASH_SOURCE[1]}")
