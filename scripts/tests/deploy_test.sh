@@ -46,29 +46,6 @@ test_dry_run_calls_no_tool() {
   assert_eq "" "$(calls)" "tool calls during the dry run"
 }
 
-test_dry_run_plans_every_step_in_order() {
-  dry_run "${TOOLS[@]}"
-  assert_status 0 "$RC"
-  assert_in_order "$OUT" \
-    "+ eksctl create cluster -f eksctl/cluster.yaml" \
-    "+ aws eks update-kubeconfig --name " \
-    "+ kubectl apply -f kubernetes/" \
-    "+ helm upgrade --install datadog-operator datadog/datadog-operator" \
-    "kubectl create secret generic datadog-secret" \
-    "+ kubectl apply -f datadog/datadog-agent.yaml" \
-    "+ kubectl rollout status daemonset/" \
-    "+ dapr init -k --runtime-version" \
-    "+ dapr status -k" \
-    "+ helm repo add dapr https://dapr.github.io/helm-charts --force-update" \
-    "+ helm upgrade --install dapr-dashboard dapr/dapr-dashboard " \
-    "+ kubectl apply -k " \
-    "kubectl create secret generic dapr-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
-    "kubectl create secret generic app-api-token --namespace dapr-services --from-file=token=/dev/stdin" \
-    "+ kubectl apply -k " \
-    "+ kubectl rollout status deployment/comms -n dapr-services" \
-    "+ kubectl rollout status deployment/greeter -n dapr-services"
-}
-
 test_dry_run_points_the_app_at_the_pushed_images() {
   dry_run "${TOOLS[@]}"
   assert_contains "$OUT" "newName: registry.example.com/team/comms-service"
