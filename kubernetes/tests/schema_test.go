@@ -96,20 +96,15 @@ func TestStorageClassFileIsWhatKustomizeApplies(t *testing.T) {
 }
 
 func TestEksctlClusterMatchesEksctlSchema(t *testing.T) {
-	repo, _, _, _ := fixtures(t)
+	repo, pins, _, _ := fixtures(t)
 	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, source, err := LoadEksctlSchema()
-	if errors.Is(err, ErrNoEksctlSchema) {
-		t.Skip("eksctl's JSON schema is not reachable here (its Go module is not on the module proxy): " +
-			"install eksctl or set EKSCTL_SCHEMA_JSON to the output of `eksctl utils schema` to run this test")
-	}
+	s, err := LoadEksctlSchema(pins)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("eksctl schema from %s", source)
 	for _, o := range objs {
 		if err := ValidateEksctl(s, o); err != nil {
 			t.Errorf("eksctl/cluster.yaml: %v", err)
@@ -223,11 +218,8 @@ func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
 }
 
 func TestEksctlSchemaRejectsUnknownField(t *testing.T) {
-	repo, _, _, _ := fixtures(t)
-	s, _, err := LoadEksctlSchema()
-	if errors.Is(err, ErrNoEksctlSchema) {
-		t.Skip("eksctl's JSON schema is not reachable here; see TestEksctlClusterMatchesEksctlSchema")
-	}
+	repo, pins, _, _ := fixtures(t)
+	s, err := LoadEksctlSchema(pins)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,15 @@ import (
 //     the schema of the built-in kinds; its minor must be the cluster's (eksctl/cluster.yaml).
 //   - DAPR_RUNTIME_VERSION: github.com/dapr/dapr, whose charts/dapr/crds/ are what `dapr init -k` installs.
 //   - DATADOG_OPERATOR_VERSION: github.com/DataDog/datadog-operator, config/crd/bases/v1/ holds the DatadogAgent CRD.
-var pinKeys = []string{"KUBERNETES_SCHEMA_VERSION", "DAPR_RUNTIME_VERSION", "DATADOG_OPERATOR_VERSION"}
+//   - EKSCTL_VERSION: github.com/weaveworks/eksctl, whose ClusterConfig schema is in pkg/apis/eksctl.io/v1alpha5/assets/.
+var pinKeys = []string{"KUBERNETES_SCHEMA_VERSION", "DAPR_RUNTIME_VERSION", "DATADOG_OPERATOR_VERSION", "EKSCTL_VERSION"}
 
 // Pins are the versions the schemas are taken from.
 type Pins struct {
 	KubernetesSchema string // e.g. 1.35.4
 	Dapr             string
 	DatadogOperator  string
+	Eksctl           string
 }
 
 // KubernetesMinor returns "1.35" for "1.35.4".
@@ -63,5 +65,6 @@ func LoadPins(repoRoot string) (Pins, error) {
 		KubernetesSchema: values["KUBERNETES_SCHEMA_VERSION"],
 		Dapr:             values["DAPR_RUNTIME_VERSION"],
 		DatadogOperator:  values["DATADOG_OPERATOR_VERSION"],
+		Eksctl:           values["EKSCTL_VERSION"],
 	}, nil
 }

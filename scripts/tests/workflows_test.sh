@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # .github/: every action pinned to a full commit SHA with its release in a comment, least-privilege
-# permissions, CI running the README's test command (after installing the pinned eksctl, checksum
-# verified), images built by the documented script, and
+# permissions, CI running the README's test command, images built by the documented script, and
 # Dependabot watching every dependency manifest. (scripts/lint.sh also runs actionlint on them.)
 # shellcheck source=testlib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
@@ -51,50 +50,6 @@ test_ci_runs_the_readme_test_command_on_push_and_pull_request() {
   assert_contains "$(cat "$ci")" "pull_request:"
   assert_contains "$(cat "$ci")" "java-version: \"17\""
   assert_contains "$(cat "$ci")" "distribution: temurin"
-}
-
-# The 'Install eksctl' step of ci.yml, run here as GitHub runs it (bash -eo pipefail, from the checkout)
-# with a curl that answers from $TEST_TMP/release, a local copy of the release.
-run_ci_eksctl_step() {
-  local step
-  step=$(awk '/- name: Install eksctl$/ { s = 1; next } s && /run: \|$/ { r = 1; next }
-    r && /^          / { print substr($0, 11); next } r { exit }' "$WORKFLOWS/ci.yml")
-  [[ -n "$step" ]] || fail "ci.yml has no 'Install eksctl' step with a run: block"
-  rm -rf "$TEST_TMP/runner" && mkdir -p "$TEST_TMP/runner" "$TEST_TMP/curl-bin" && : >"$TEST_TMP/github-path"
-  cat >"$TEST_TMP/curl-bin/curl" <<'EOF'
-#!/usr/bin/env bash
-url=${*: -1} file="$TEST_TMP/release/${url#https://github.com/eksctl-io/eksctl/releases/download/}"
-[[ "$url" == https://github.com/eksctl-io/eksctl/releases/download/* && -f "$file" ]] || { echo "curl: (22) 404: $url" >&2; exit 22; }
-if [[ "$1" == *O* ]]; then cp "$file" .; else cat "$file"; fi
-EOF
-  chmod +x "$TEST_TMP/curl-bin/curl"
-  SANDBOX_PATH="$TEST_TMP/curl-bin:$PATH"
-  cd "$REPO_ROOT"
-  capture env RUNNER_TEMP="$TEST_TMP/runner" GITHUB_PATH="$TEST_TMP/github-path" bash --noprofile --norc -eo pipefail -c "$step"
-  cd "$TEST_TMP"
-}
-
-test_ci_installs_the_pinned_eksctl_before_the_tests_only_if_its_checksum_matches() {
-  local version release
-  assert_in_order "$(cat "$WORKFLOWS/ci.yml")" "- name: Install eksctl" "run: scripts/test.sh"
-  version=$(sed -n 's/^EKSCTL_VERSION=//p' "$SCRIPTS/versions.env")
-  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "scripts/versions.env has no EKSCTL_VERSION=X.Y.Z"
-  release="$TEST_TMP/release/v$version"
-  mkdir -p "$release" src
-  printf '#!/bin/sh\necho %s\n' "$version" >src/eksctl && chmod +x src/eksctl
-  tar -czf "$release/eksctl_Linux_amd64.tar.gz" -C src eksctl
-  echo other >"$release/eksctl_Darwin_arm64.tar.gz"
-  (cd "$release" && sha256sum eksctl_Darwin_arm64.tar.gz eksctl_Linux_amd64.tar.gz >eksctl_checksums.txt)
-
-  run_ci_eksctl_step
-  assert_status 0 "$RC"
-  assert_eq "$version" "$("$(cat github-path)/eksctl" version)" "eksctl on the PATH of the next steps"
-
-  echo tampered >>"$release/eksctl_Linux_amd64.tar.gz"
-  run_ci_eksctl_step
-  assert_failed "$RC"
-  assert_eq "" "$(cat github-path)" "PATH added with a tarball that does not match its checksum"
-  [[ ! -e runner/eksctl/eksctl ]] || fail "eksctl unpacked from a tarball that does not match its checksum"
 }
 
 test_images_are_built_by_the_documented_script_on_version_tags() {
