@@ -94,7 +94,7 @@ delete_dapr_volumes() {
 # exists ARGS... : true when 'kubectl get ARGS' finds the object. Only called outside a dry run.
 exists() { kubectl get "$@" >/dev/null 2>&1; }
 
-# `dapr uninstall -k` fails when Dapr's Helm release is gone, e.g. on a re-run.
+# With Dapr's Helm release gone (e.g. on a re-run) `dapr uninstall -k` has nothing to do: it only warns.
 dapr_installed() { helm status dapr --namespace "$DAPR_NAMESPACE" >/dev/null 2>&1; }
 
 # eksctl deletes the cluster but not its log group: deleted here, unless already gone.

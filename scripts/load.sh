@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<'EOF'
-Usage: scripts/load.sh [-n REQUESTS] [-c CONCURRENCY] [-u BASE_URL] [-v]
+Usage: scripts/load.sh [-n REQUESTS] [-c CONCURRENCY] [-u BASE_URL] [-t SECONDS] [-v] [-h]
 
   -n REQUESTS     how many requests to send            (env N, default 100)
   -c CONCURRENCY  how many run at once                 (env C, default 10)
