@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
 )
 
 // Bundle is what the cross-checks look at: the app manifests as kustomize renders them, the
@@ -88,20 +88,28 @@ type Deployment struct {
 }
 
 // Deployments returns the Deployments of the app manifests, typed.
-func (b *Bundle) Deployments() []Deployment {
+func (b *Bundle) Deployments() []Deployment { return b.workloads("Deployment") }
+
+// Workloads are the objects with a pod template, typed as Deployments: metadata, selector and template sit at the same paths.
+func (b *Bundle) Workloads() []Deployment { return b.workloads("Deployment", "DaemonSet", "StatefulSet") }
+
+func (b *Bundle) workloads(kinds ...string) []Deployment {
 	var out []Deployment
 	for i := range b.App {
-		if b.App[i].Kind() != "Deployment" {
+		if !slices.Contains(kinds, b.App[i].Kind()) {
 			continue
 		}
 		var d appsv1.Deployment
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(b.App[i].Map).(map[string]any), &d); err != nil {
+		if err := convert(b.App[i].Map, &d); err != nil {
 			panic(fmt.Sprintf("%s: %v", b.App[i].ID(), err))
 		}
 		out = append(out, Deployment{Obj: &b.App[i], Deployment: d})
 	}
 	return out
 }
+
+// who names a workload in messages: "deployment greeter".
+func (d Deployment) who() string { return strings.ToLower(d.Kind) + " " + d.Name }
 
 // Annotation returns a pod template annotation.
 func (d Deployment) Annotation(key string) string { return d.Spec.Template.Annotations[key] }
@@ -307,11 +315,7 @@ func ParseSpringDuration(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("not a Spring Boot duration: %q", s)
 }
 
-// unmarshalInto decodes a map into a typed object (tests and checks).
-func unmarshalInto(m map[string]any, out any) error {
-	js, err := yaml.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return yaml.Unmarshal(js, out)
+// convert decodes an object (or part of one) into its typed form.
+func convert(m map[string]any, out any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(m).(map[string]any), out)
 }

@@ -134,7 +134,7 @@ func (b *Bundle) services() []Service {
 			continue
 		}
 		var s corev1.Service
-		if err := unmarshalInto(b.App[i].Map, &s); err != nil {
+		if err := convert(b.App[i].Map, &s); err != nil {
 			panic(err)
 		}
 		out = append(out, Service{Obj: &b.App[i], Service: s})
@@ -436,29 +436,32 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 
 // CheckContainerHardening: every container has CPU and memory requests and a memory limit, and
 // the restricted security context; pods get no API token; the Dapr sidecar is sized too.
-func CheckContainerHardening(b *Bundle) []error {
+func CheckContainerHardening(b *Bundle) []error { return hardening(b.Deployments(), 1000) }
+
+// hardening checks workloads whose images run as uid (and gid) uid.
+func hardening(ws []Deployment, uid int64) []error {
 	var errs []error
-	for _, d := range b.Deployments() {
+	for _, d := range ws {
 		ps := d.Spec.Template.Spec
 		psc := ps.SecurityContext
 		if psc == nil {
 			psc = &corev1.PodSecurityContext{}
 		}
 		if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
-			errs = append(errs, fmt.Errorf("deployment %s: pod securityContext.runAsNonRoot is not true", d.Name))
+			errs = append(errs, fmt.Errorf("%s: pod securityContext.runAsNonRoot is not true", d.who()))
 		}
-		if psc.RunAsUser == nil || *psc.RunAsUser != 1000 || psc.RunAsGroup == nil || *psc.RunAsGroup != 1000 {
-			errs = append(errs, fmt.Errorf("deployment %s: pod securityContext must run as uid/gid 1000 (the images' user)", d.Name))
+		if psc.RunAsUser == nil || *psc.RunAsUser != uid || psc.RunAsGroup == nil || *psc.RunAsGroup != uid {
+			errs = append(errs, fmt.Errorf("%s: pod securityContext must run as uid/gid %d (the images' user)", d.who(), uid))
 		}
 		podSeccomp := psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
 		if !podSeccomp {
-			errs = append(errs, fmt.Errorf("deployment %s: pod securityContext.seccompProfile is not RuntimeDefault", d.Name))
+			errs = append(errs, fmt.Errorf("%s: pod securityContext.seccompProfile is not RuntimeDefault", d.who()))
 		}
 		if ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
-			errs = append(errs, fmt.Errorf("deployment %s: automountServiceAccountToken is not false: the app needs no Kubernetes API token", d.Name))
+			errs = append(errs, fmt.Errorf("%s: automountServiceAccountToken is not false: the app needs no Kubernetes API token", d.who()))
 		}
 		for _, c := range append(slices.Clone(ps.InitContainers), ps.Containers...) {
-			errs = append(errs, checkContainer(d.Name, c, ps.Volumes)...)
+			errs = append(errs, checkContainer(d.who(), c, ps.Volumes)...)
 		}
 		if d.DaprEnabled() {
 			errs = append(errs, checkSidecarResources(d)...)
@@ -467,9 +470,9 @@ func CheckContainerHardening(b *Bundle) []error {
 	return errs
 }
 
-func checkContainer(dep string, c corev1.Container, vols []corev1.Volume) []error {
+func checkContainer(who string, c corev1.Container, vols []corev1.Volume) []error {
 	var errs []error
-	where := fmt.Sprintf("deployment %s container %s", dep, c.Name)
+	where := fmt.Sprintf("%s container %s", who, c.Name)
 	req, lim := c.Resources.Requests, c.Resources.Limits
 	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if _, ok := req[r]; !ok {
@@ -661,10 +664,10 @@ func CheckRecommendedLabels(b *Bundle) []error {
 			}
 		}
 	}
-	for _, d := range b.Deployments() {
+	for _, d := range b.Workloads() {
 		for _, k := range recommended {
 			if d.Spec.Template.Labels[k] == "" {
-				errs = append(errs, fmt.Errorf("deployment %s: pod template has no label %s", d.Name, k))
+				errs = append(errs, fmt.Errorf("%s: pod template has no label %s", d.who(), k))
 			}
 		}
 	}
@@ -706,7 +709,7 @@ func CheckSelectors(b *Bundle) []error {
 			continue
 		}
 		var sel metav1.LabelSelector
-		_ = unmarshalInto(mapAt(o.Map, "spec", "selector"), &sel)
+		_ = convert(mapAt(o.Map, "spec", "selector"), &sel)
 		if ds, err := b.podsMatching(o.Namespace(), &sel); err != nil || len(ds) != 1 {
 			errs = append(errs, fmt.Errorf("%s: selects the pods of %d Deployments, want 1", o.ID(), len(ds)))
 		} else if r := ds[0].Spec.Replicas; r != nil && *r < 2 {

@@ -12,11 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	psaapi "k8s.io/pod-security-admission/api"
-	"k8s.io/pod-security-admission/policy"
 )
 
 // The optional OpenTelemetry Collector component (kubernetes/components/otel-collector): it moves
@@ -80,56 +76,10 @@ func TestCollectorComponentKeepsTheAppChecksGreen(t *testing.T) {
 func TestCollectorObjectsHaveTheRecommendedLabels(t *testing.T) {
 	collector, _ := collectorObjects(t)
 	requireNoErrors(t, "labels", CheckRecommendedLabels(&Bundle{App: collector}))
-	for _, w := range collectorWorkloads(t, collector) {
-		for _, k := range recommended {
-			if w.pod.Labels[k] == "" {
-				t.Errorf("%s: pod template has no label %s", w.id, k)
-			}
-		}
-	}
 }
 
-// collectorWorkload is the agent DaemonSet or the gateway Deployment, with its pod template.
-type collectorWorkload struct {
-	id  string
-	obj Object
-	pod corev1.PodTemplateSpec
-}
-
-func collectorWorkloads(t *testing.T, objs []Object) map[string]collectorWorkload {
-	t.Helper()
-	out := map[string]collectorWorkload{}
-	for _, o := range objs {
-		var pod corev1.PodTemplateSpec
-		switch o.Kind() {
-		case "DaemonSet":
-			var ds appsv1.DaemonSet
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(o.Map).(map[string]any), &ds); err != nil {
-				t.Fatal(err)
-			}
-			pod = ds.Spec.Template
-		case "Deployment":
-			var d appsv1.Deployment
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(o.Map).(map[string]any), &d); err != nil {
-				t.Fatal(err)
-			}
-			pod = d.Spec.Template
-		default:
-			continue
-		}
-		out[o.Name()] = collectorWorkload{id: o.ID(), obj: o, pod: pod}
-	}
-	for _, want := range []string{"otel-agent", "otel-gateway"} {
-		if _, ok := out[want]; !ok {
-			t.Fatalf("the component has no workload %s", want)
-		}
-	}
-	return out
-}
-
-// Both collectors: Pod Security restricted (enforced by their namespace and evaluated with the
-// admission controller's own library), every container sized and hardened, no API token, and the
-// image the pinned collector release.
+// Both collectors (the agent DaemonSet, the gateway Deployment): Pod Security restricted, every container
+// sized and hardened as the apps' (as the images' uid 10001), no API token, the pinned collector release.
 func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 	repo, pins, _, _ := fixtures(t)
 	collector, _ := collectorObjects(t)
@@ -137,39 +87,16 @@ func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 	if !ok {
 		t.Fatal("scripts/versions.env has no COLLECTOR_VERSION")
 	}
-	ns := mustFind(t, collector, "Namespace", collectorNamespace)
-	nsLabels := map[string]string{}
-	for k, v := range mapAt(ns.Map, "metadata", "labels") {
-		nsLabels[k] = fmt.Sprint(v)
-	}
-	privileged := psaapi.LevelVersion{Level: psaapi.LevelPrivileged, Version: psaapi.LatestVersion()}
-	pol, errs := psaapi.PolicyToEvaluate(nsLabels, psaapi.Policy{Enforce: privileged, Audit: privileged, Warn: privileged})
-	for _, e := range errs {
-		t.Errorf("%s: %v", ns.ID(), e)
-	}
-	if pol.Enforce.Level != psaapi.LevelRestricted {
-		t.Fatalf("%s enforces Pod Security %q, not restricted", ns.ID(), pol.Enforce.Level)
-	}
-	level, err := psaapi.ParseVersion("v" + pins.KubernetesMinor())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range collectorWorkloads(t, collector) {
-		spec := w.pod.Spec
-		if r := policy.AggregateCheckResults(eval.EvaluatePod(psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: level}, &w.pod.ObjectMeta, &spec)); !r.Allowed {
-			t.Errorf("%s: Pod Security restricted would reject its pods: %s", w.id, r.ForbiddenDetail())
-		}
-		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-			t.Errorf("%s: automountServiceAccountToken is not false: a collector needs no Kubernetes API token", w.id)
-		}
-		for _, c := range spec.Containers {
-			requireNoErrors(t, w.id, checkContainer(w.id, c, spec.Volumes))
+	b := &Bundle{App: collector, Pins: pins, Inj: baseBundle(t).Inj}
+	ws := b.Workloads()
+	mustFind(t, collector, "DaemonSet", "otel-agent")
+	mustFind(t, collector, "Deployment", "otel-gateway")
+	requireNoErrors(t, "pod security", CheckPodSecurity(b))
+	requireNoErrors(t, "hardening", hardening(ws, 10001))
+	for _, w := range ws {
+		for _, c := range w.Spec.Template.Spec.Containers {
 			if want := "otel/opentelemetry-collector-contrib:" + version; c.Image != want {
-				t.Errorf("%s: image %q, want %q (COLLECTOR_VERSION)", w.id, c.Image, want)
+				t.Errorf("%s: image %q, want %q (COLLECTOR_VERSION)", w.who(), c.Image, want)
 			}
 		}
 	}
@@ -183,25 +110,16 @@ var envPlaceholder = regexp.MustCompile(`\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}`)
 // fills every ${env:...} placeholder of its config file, which its ConfigMap carries unchanged.
 func CheckCollectorWiring(repo string, objs []Object) []error {
 	var errs []error
+	b := &Bundle{App: objs}
 	services := map[string]corev1.Service{}
-	for _, o := range objs {
-		if o.Kind() == "Service" {
-			var s corev1.Service
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(normalize(o.Map).(map[string]any), &s); err != nil {
-				return []error{err}
-			}
-			services[s.Name] = s
-		}
+	for _, s := range b.services() {
+		services[s.Name] = s.Service
 	}
 	containers := map[string]corev1.Container{}
-	for _, o := range objs {
-		if (o.Kind() == "DaemonSet" || o.Kind() == "Deployment") && o.Namespace() == collectorNamespace {
-			var d appsv1.Deployment // the pod template sits at the same path in both kinds
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"spec": map[string]any{"template": normalize(mapAt(o.Map, "spec", "template"))}}, &d); err != nil {
-				return []error{err}
-			}
-			containers[o.Name()] = d.Spec.Template.Spec.Containers[0]
-			errs = append(errs, checkPlaceholders(repo, o, d.Spec.Template.Spec.Containers[0], objs)...)
+	for _, w := range b.Workloads() {
+		if w.Namespace == collectorNamespace {
+			containers[w.Name] = w.Spec.Template.Spec.Containers[0]
+			errs = append(errs, checkPlaceholders(repo, *w.Obj, containers[w.Name], objs)...)
 		}
 	}
 	// serviceAddress: host:port of a Service whose port reaches the port the workload listens on (from ENV).
@@ -240,7 +158,7 @@ func CheckCollectorWiring(repo string, objs []Object) []error {
 			}
 		}
 	}
-	for _, d := range (&Bundle{App: objs}).Deployments() {
+	for _, d := range b.Deployments() {
 		if d.Namespace == collectorNamespace {
 			continue
 		}

@@ -96,7 +96,7 @@ func (b *Bundle) invokeVerb(module string) (string, error) {
 	return "", nil
 }
 
-// CheckPodSecurity: the namespace of each Deployment enforces Pod Security `restricted`, and its
+// CheckPodSecurity: the namespace of each workload enforces Pod Security `restricted`, and its
 // pods, with the sidecar the pinned injector adds, pass that level as the Pod Security admission
 // controller's own library evaluates it, at the cluster's Kubernetes minor.
 func CheckPodSecurity(b *Bundle) []error {
@@ -106,10 +106,10 @@ func CheckPodSecurity(b *Bundle) []error {
 	}
 	var errs []error
 	checked := map[string]bool{}
-	for _, d := range b.Deployments() {
+	for _, d := range b.Workloads() {
 		ns := Find(b.App, "Namespace", d.Namespace)
 		if ns == nil {
-			errs = append(errs, fmt.Errorf("deployment %s: namespace %s is not in kubernetes/", d.Name, d.Namespace))
+			errs = append(errs, fmt.Errorf("%s: namespace %s is not in kubernetes/", d.who(), d.Namespace))
 			continue
 		}
 		nsLabels := map[string]string{}
@@ -140,11 +140,11 @@ func CheckPodSecurity(b *Bundle) []error {
 			continue
 		}
 		if d.DaprEnabled() && Sidecar(pod) == nil {
-			errs = append(errs, fmt.Errorf("deployment %s: the injector added no sidecar", d.Name))
+			errs = append(errs, fmt.Errorf("%s: the injector added no sidecar", d.who()))
 		}
 		if r := policy.AggregateCheckResults(eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec)); !r.Allowed {
-			errs = append(errs, fmt.Errorf("deployment %s: Pod Security %s would reject its pods (with the Dapr sidecar, as injected with %s): %s",
-				d.Name, lv, daprHelmValues, r.ForbiddenDetail()))
+			errs = append(errs, fmt.Errorf("%s: Pod Security %s would reject its pods (with the Dapr sidecar, as injected with %s): %s",
+				d.who(), lv, daprHelmValues, r.ForbiddenDetail()))
 		}
 	}
 	return errs
@@ -179,7 +179,7 @@ func CheckNetworkPolicies(b *Bundle) []error {
 		}
 		count++
 		var sel metav1.LabelSelector
-		_ = unmarshalInto(mapAt(o.Map, "spec", "podSelector"), &sel)
+		_ = convert(mapAt(o.Map, "spec", "podSelector"), &sel)
 		targets, err := b.podsMatching(o.Namespace(), &sel)
 		if err != nil || len(targets) == 0 {
 			errs = append(errs, fmt.Errorf("%s: spec.podSelector selects no pods", o.ID()))
@@ -272,8 +272,8 @@ func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, c
 		return "", 0, "an ipBlock source: only pods need to reach the sidecars"
 	case nsSel != nil:
 		var s, p metav1.LabelSelector
-		_ = unmarshalInto(nsSel, &s)
-		_ = unmarshalInto(ps, &p)
+		_ = convert(nsSel, &s)
+		_ = convert(ps, &p)
 		nss, err1 := metav1.LabelSelectorAsSelector(&s)
 		pods, err2 := metav1.LabelSelectorAsSelector(&p)
 		only := func(namespace string, podLabels labels.Set) bool {
@@ -290,7 +290,7 @@ func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, c
 			dashboardPodLabels, daprSystemNamespace, agentPodLabels, agentNamespace, f)
 	case ps != nil:
 		var s metav1.LabelSelector
-		_ = unmarshalInto(ps, &s)
+		_ = convert(ps, &s)
 		callers, _ := b.podsMatching(o.Namespace(), &s)
 		if len(callers) != 1 {
 			return "", 0, fmt.Sprintf("its podSelector %v selects %d Deployments' pods, want the one caller", ps, len(callers))
