@@ -91,7 +91,9 @@ type Deployment struct {
 func (b *Bundle) Deployments() []Deployment { return b.workloads("Deployment") }
 
 // Workloads are the objects with a pod template, typed as Deployments: metadata, selector and template sit at the same paths.
-func (b *Bundle) Workloads() []Deployment { return b.workloads("Deployment", "DaemonSet", "StatefulSet") }
+func (b *Bundle) Workloads() []Deployment {
+	return b.workloads("Deployment", "DaemonSet", "StatefulSet")
+}
 
 func (b *Bundle) workloads(kinds ...string) []Deployment {
 	var out []Deployment
