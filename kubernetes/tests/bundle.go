@@ -137,6 +137,13 @@ func Env(c *corev1.Container, name string) (string, bool) {
 	return "", false
 }
 
+// hasFieldRef tells whether env var name of c reads the downward API field path.
+func hasFieldRef(c *corev1.Container, name, path string) bool {
+	return slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == name && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == path
+	})
+}
+
 // ContainerPort resolves a port (number or name) of a container; 0 if it has no such port.
 func ContainerPort(c *corev1.Container, port string) int32 {
 	for _, p := range c.Ports {
@@ -220,15 +227,7 @@ func LoadAppConfig(repo, module string) (*AppConfig, error) {
 
 // SetProperty changes a property (tests use it to break a copy).
 func (a *AppConfig) SetProperty(key string, value any) {
-	Set(a.props, value, toPath(key)...)
-}
-
-func toPath(key string) []any {
-	var p []any
-	for _, s := range strings.Split(key, ".") {
-		p = append(p, s)
-	}
-	return p
+	Set(a.props, value, toAnyPath(strings.Split(key, "."))...)
 }
 
 // raw looks a dotted property up, nested (server: port:) or flat ("server.port":).

@@ -113,9 +113,6 @@ func CheckAppPorts(b *Bundle) []error {
 
 func resolvePort(c *corev1.Container, p intstr.IntOrString) int32 {
 	if p.Type == intstr.Int {
-		if p.IntVal == 0 {
-			return 0
-		}
 		return p.IntVal
 	}
 	return ContainerPort(c, p.StrVal)
@@ -158,16 +155,7 @@ func CheckDaprConfigExists(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
 		name := d.Annotation("dapr.io/config")
-		if !d.DaprEnabled() || name == "" {
-			continue
-		}
-		found := false
-		for _, o := range b.App {
-			if o.Kind() == "Configuration" && strings.HasPrefix(o.APIVersion(), "dapr.io/") && o.Name() == name && o.Namespace() == d.Namespace {
-				found = true
-			}
-		}
-		if !found {
+		if d.DaprEnabled() && name != "" && b.daprConfig(d) == nil {
 			errs = append(errs, fmt.Errorf("deployment %s: dapr.io/config %q, but there is no Dapr Configuration of that name in namespace %s: the sidecar would not start", d.Name, name, d.Namespace))
 		}
 	}
@@ -416,13 +404,7 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 			errs = append(errs, fmt.Errorf("deployment %s: MANAGEMENT_OTLP_TRACING_ENDPOINT %q is not http://$(HOST_IP):<port>/v1/traces", d.Name, v))
 			continue
 		}
-		hostFromStatus := false
-		for _, e := range c.Env {
-			if e.Name == m[1] && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.hostIP" {
-				hostFromStatus = true
-			}
-		}
-		if !hostFromStatus {
+		if !hasFieldRef(c, m[1], "status.hostIP") {
 			errs = append(errs, fmt.Errorf("deployment %s: %s is not set from the downward API field status.hostIP", d.Name, m[1]))
 		}
 		if svc.httpHostPort == 0 {
@@ -598,14 +580,7 @@ func CheckUnifiedServiceTags(b *Bundle) []error {
 				errs = append(errs, fmt.Errorf("deployment %s: label %s is %q on the Deployment but %q on its pods", d.Name, key, dv, tv))
 			}
 			envName := "DD_" + strings.ToUpper(k)
-			ok := false
-			for _, e := range c.Env {
-				if e.Name == envName && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil &&
-					e.ValueFrom.FieldRef.FieldPath == "metadata.labels['"+key+"']" {
-					ok = true
-				}
-			}
-			if !ok {
+			if !hasFieldRef(c, envName, "metadata.labels['"+key+"']") {
 				errs = append(errs, fmt.Errorf("deployment %s: %s is not read from the pod label %s", d.Name, envName, key))
 			}
 		}

@@ -81,9 +81,9 @@ func TestCollectorObjectsHaveTheRecommendedLabels(t *testing.T) {
 // Both collectors (the agent DaemonSet, the gateway Deployment): Pod Security restricted, every container
 // sized and hardened as the apps' (as the images' uid 10001), no API token, the pinned collector release.
 func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
-	repo, pins, _, _ := fixtures(t)
+	_, pins, _, _ := fixtures(t)
 	collector, _ := collectorObjects(t)
-	version, ok := pinFromEnvFile(t, repo, "COLLECTOR_VERSION")
+	version, ok := pins.Env["COLLECTOR_VERSION"]
 	if !ok {
 		t.Fatal("scripts/versions.env has no COLLECTOR_VERSION")
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,10 +37,12 @@ const (
 // The injector chart's values that shape the sidecar's security: the variable the chart's
 // Deployment template passes each in, and how the injector reads it (pkg/injector/service/config.go,
 // then pod_patch.go copies it into the SidecarConfig).
-var injectorSecurityValues = []struct {
+type injectorValue struct {
 	value, env string
 	apply      func(c *patcher.SidecarConfig, v string)
-}{
+}
+
+var injectorSecurityValues = []injectorValue{
 	{"sidecarRunAsNonRoot", "SIDECAR_RUN_AS_NON_ROOT", func(c *patcher.SidecarConfig, v string) { c.RunAsNonRoot = truthyDefaultTrue(v) }},
 	{"sidecarReadOnlyRootFilesystem", "SIDECAR_READ_ONLY_ROOT_FILESYSTEM", func(c *patcher.SidecarConfig, v string) { c.ReadOnlyRootFilesystem = truthyDefaultTrue(v) }},
 	{"sidecarDropALLCapabilities", "SIDECAR_DROP_ALL_CAPABILITIES", func(c *patcher.SidecarConfig, v string) { c.SidecarDropALLCapabilities = kitstrings.IsTruthy(v) }},
@@ -185,21 +188,13 @@ func (inj *Injector) values() (map[string]string, error) {
 			continue
 		}
 		name := strings.Join(path[1:], ".")
-		if _, known := inj.ChartValues[name]; !known && !inj.models(name) {
+		models := slices.ContainsFunc(injectorSecurityValues, func(s injectorValue) bool { return s.value == name })
+		if _, known := inj.ChartValues[name]; !known && !models {
 			return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's injector chart (%s/values.yaml)", daprHelmValues, key, inj.Version, injectorChart)
 		}
 		out[name] = v
 	}
 	return out, nil
-}
-
-func (inj *Injector) models(value string) bool {
-	for _, s := range injectorSecurityValues {
-		if s.value == value {
-			return true
-		}
-	}
-	return false
 }
 
 func toAnyPath(p []string) []any {

@@ -3,6 +3,7 @@ package manifests
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,7 +31,7 @@ func CheckDatadogScrapesSidecars(b *Bundle) []error {
 		}
 		for key := range d.Spec.Template.Annotations {
 			if name, ok := strings.CutPrefix(key, "ad.datadoghq.com/"); ok && strings.Contains(name, ".") {
-				if container, _, _ := strings.Cut(name, "."); !hasContainer(pod, container) {
+				if container, _, _ := strings.Cut(name, "."); !slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == container }) {
 					errs = append(errs, fmt.Errorf("deployment %s: %s names no container of the pod (with its sidecar)", d.Name, key))
 				}
 			}
@@ -56,13 +57,4 @@ func CheckDatadogScrapesSidecars(b *Bundle) []error {
 		}
 	}
 	return errs
-}
-
-func hasContainer(pod *corev1.Pod, name string) bool {
-	for _, c := range pod.Spec.Containers {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }

@@ -124,23 +124,9 @@ func TestEksctlVersionIsTheValidatedKubernetesMinor(t *testing.T) {
 			t.Errorf("eksctl/cluster.yaml metadata.version %q, but the manifests are validated against Kubernetes %s", v, pins.KubernetesSchema)
 		}
 	}
-	if v, ok := pinFromEnvFile(t, repo, "KUBERNETES_VERSION"); ok && v != pins.KubernetesMinor() {
+	if v, ok := pins.Env["KUBERNETES_VERSION"]; ok && v != pins.KubernetesMinor() {
 		t.Errorf("scripts/versions.env KUBERNETES_VERSION=%s, but the schema version is %s", v, pins.KubernetesSchema)
 	}
-}
-
-func pinFromEnvFile(t *testing.T, repo, key string) (string, bool) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repo, "scripts", "versions.env"))
-	if err != nil {
-		return "", false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && k == key {
-			return strings.TrimPrefix(strings.Trim(v, `"'`), "v"), true
-		}
-	}
-	return "", false
 }
 
 // The validators are strict: a broken copy of each kind of object fails. Without these, a

@@ -22,6 +22,7 @@ type Pins struct {
 	Dapr             string
 	DatadogOperator  string
 	Eksctl           string
+	Env              map[string]string // every KEY=value of scripts/versions.env
 }
 
 // KubernetesMinor returns "1.35" for "1.35.4".
@@ -66,5 +67,6 @@ func LoadPins(repoRoot string) (Pins, error) {
 		Dapr:             values["DAPR_RUNTIME_VERSION"],
 		DatadogOperator:  values["DATADOG_OPERATOR_VERSION"],
 		Eksctl:           values["EKSCTL_VERSION"],
+		Env:              values,
 	}, nil
 }
