@@ -17,10 +17,7 @@ import (
 	protovalidation "k8s.io/kube-openapi/pkg/util/proto/validation"
 )
 
-// BuiltinSchemas validates built-in kinds against Kubernetes' own OpenAPI document
-// (api/openapi-spec/swagger.json of the k8s.io/kubernetes module), with the validator kubectl
-// uses for client-side validation: unknown fields, wrong types and missing required fields are
-// errors. Object metadata is also checked as the API server checks it (names, labels, annotations).
+// BuiltinSchemas validates built-in kinds with kubectl's validator against swagger.json, and metadata as the API server does.
 type BuiltinSchemas struct {
 	models     proto.Models
 	modelByGVK map[schema.GroupVersionKind]string

@@ -15,8 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Bundle is what the cross-checks look at: the app manifests as kustomize renders them, the
-// DatadogAgent, the eksctl ClusterConfig, and the apps' own configuration.
+// Bundle is what the cross-checks read: rendered app manifests, DatadogAgent, ClusterConfig, the apps' configuration.
 type Bundle struct {
 	Repo    string
 	App     []Object              // kubectl apply -k kubernetes/ (or an overlay of it)
@@ -199,8 +198,7 @@ func (a *AppConfig) copy() *AppConfig {
 	return &c
 }
 
-// LoadAppConfig reads <repo>/<module>/src/main/resources/application.yaml (its first document,
-// the one without a profile), if the module exists.
+// LoadAppConfig reads the first (profile-less) document of the module's application.yaml, if any.
 func LoadAppConfig(repo, module string) (*AppConfig, error) {
 	a := &AppConfig{Module: module, props: map[string]any{}}
 	if st, err := os.Stat(filepath.Join(repo, module)); err == nil && st.IsDir() {
@@ -269,10 +267,7 @@ func (a *AppConfig) raw(key string) (string, bool) {
 
 var placeholder = regexp.MustCompile(`\$\{([^}:]+)(?::([^}]*))?\}`)
 
-// Property is the value the app sees for key when it runs in container c: an environment
-// variable of the container wins (Spring's relaxed binding: comms.greeter.app-id <-
-// COMMS_GREETER_APPID), then application.yaml (with ${VAR:default} resolved against the
-// container's environment), then def.
+// Property: the container's env (Spring's relaxed binding) wins, then application.yaml with ${VAR:default} resolved, then def.
 func (a *AppConfig) Property(key string, c *corev1.Container, def string) string {
 	if c != nil {
 		if v, ok := Env(c, envName(key)); ok {
@@ -301,8 +296,7 @@ func envName(key string) string {
 
 var springDuration = regexp.MustCompile(`^(\d+)(ns|us|ms|s|m|h|d)?$`)
 
-// ParseSpringDuration parses Spring Boot's simple duration format ("2s", "500ms", "2000" = ms)
-// and ISO-8601 ones that Go can read after a small rewrite ("PT2S").
+// ParseSpringDuration parses Spring Boot durations: "2s", "500ms", "2000" (ms), "PT2S".
 func ParseSpringDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if m := springDuration.FindStringSubmatch(s); m != nil {

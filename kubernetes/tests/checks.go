@@ -45,8 +45,7 @@ var Checks = map[string]Check{
 	"DatadogAgentMatchesClusterAndApp": CheckDatadogAgent,
 }
 
-// The endpoints both apps serve on their server port (the README, section The API), used when an app's
-// application.yaml does not exist yet.
+// What both apps serve on their port (the README's API), for an app without application.yaml yet.
 var contractEndpoints = []string{"/actuator/health/liveness", "/actuator/health/readiness", "/health"}
 
 const defaultServerPort = "8080" // Spring Boot's default server.port
@@ -73,8 +72,7 @@ func (b *Bundle) serverPort(d Deployment) (int32, error) {
 	return int32(n), nil
 }
 
-// CheckAppPorts: dapr.io/app-port, the container port and the app's server.port are one port,
-// and each Service's targetPort reaches it.
+// CheckAppPorts: dapr.io/app-port, the containerPort, server.port and Services' targetPort are one port.
 func CheckAppPorts(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
@@ -184,8 +182,7 @@ func CheckInvokedAppID(b *Bundle) []error {
 	return errs
 }
 
-// servedPaths are the HTTP paths on the server port that answer health checks, read from the
-// app's application.yaml (Spring Boot's actuator health groups), or the contract's when absent.
+// servedPaths: the health paths on the server port, from application.yaml's actuator groups (or the contract).
 func (b *Bundle) servedPaths(d Deployment) (paths []string, why string) {
 	a := b.appOf(d)
 	c := d.AppContainer()
@@ -212,8 +209,7 @@ func (b *Bundle) servedPaths(d Deployment) (paths []string, why string) {
 	return paths, a.File
 }
 
-// CheckProbePaths: every probe, and Dapr's app health check, calls a path the app serves on its
-// port; liveness (and startup) use the liveness group, readiness the readiness group.
+// CheckProbePaths: probes and Dapr's app health check call paths the app serves, from the right health group.
 func CheckProbePaths(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
@@ -254,9 +250,7 @@ func CheckProbePaths(b *Bundle) []error {
 	return errs
 }
 
-// agentService is the node-local Service the Datadog Operator creates for the DatadogAgent:
-// <name>-agent (or spec.global.localService.nameOverride) in its namespace, with the OTLP/HTTP
-// port from the receiver's endpoint, or its host port when that is enabled and set.
+// agentService: the Operator's node-local Service for the DatadogAgent, with its OTLP/HTTP (host) port.
 type agentService struct {
 	name, namespace string
 	httpPort        int32 // 0 if OTLP/HTTP is off
@@ -319,8 +313,7 @@ func (b *Bundle) agentService() (agentService, error) {
 	return s, nil
 }
 
-// CheckSidecarOTLPEndpoint: the Dapr Configuration's OTLP exporter points at the Service the
-// Datadog Operator creates for our DatadogAgent, on the OTLP/HTTP port it opens, over plain HTTP.
+// CheckSidecarOTLPEndpoint: Dapr's OTLP exporter speaks plain HTTP to the Operator's Service on its OTLP/HTTP port.
 func CheckSidecarOTLPEndpoint(b *Bundle) []error {
 	svc, err := b.agentService()
 	if err != nil {
@@ -383,9 +376,7 @@ func CheckSidecarOTLPEndpoint(b *Bundle) []error {
 
 var hostIPRef = regexp.MustCompile(`^http://\$\(([A-Z_][A-Z0-9_]*)\):([0-9]+)/v1/traces$`)
 
-// CheckAppOTLPEndpoint: the apps export their own spans to the Agent's OTLP/HTTP host port on
-// their node: MANAGEMENT_OTLP_TRACING_ENDPOINT=http://$(HOST_IP):<host port>/v1/traces, with
-// HOST_IP from status.hostIP.
+// CheckAppOTLPEndpoint: apps send spans to http://$(HOST_IP):<Agent's OTLP host port>/v1/traces, HOST_IP from status.hostIP.
 func CheckAppOTLPEndpoint(b *Bundle) []error {
 	svc, err := b.agentService()
 	if err != nil {
@@ -416,8 +407,7 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 	return errs
 }
 
-// CheckContainerHardening: every container has CPU and memory requests and a memory limit, and
-// the restricted security context; pods get no API token; the Dapr sidecar is sized too.
+// CheckContainerHardening: requests, memory limit, restricted securityContext, no API token, a sized sidecar.
 func CheckContainerHardening(b *Bundle) []error { return hardening(b.Deployments(), 1000) }
 
 // hardening checks workloads whose images run as uid (and gid) uid.
@@ -564,9 +554,7 @@ func CheckImagesPinned(b *Bundle) []error {
 
 var ustLabels = []string{"env", "service", "version"}
 
-// CheckUnifiedServiceTags: Datadog's unified service tags agree everywhere: labels on the
-// Deployment and pod template, DD_* and OTel variables read from those labels, the service equal
-// to the Dapr app id (the service of the sidecar's spans) and the version equal to the image tag.
+// CheckUnifiedServiceTags: Datadog's env/service/version agree on labels, DD_*/OTel env, app id and image tag.
 func CheckUnifiedServiceTags(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
@@ -606,8 +594,7 @@ func CheckUnifiedServiceTags(b *Bundle) []error {
 
 var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
-// CheckEnvReferences: a $(VAR) in an env value names a variable defined earlier in the same
-// container (Kubernetes leaves unknown or later ones as literal text).
+// CheckEnvReferences: $(VAR) names a variable defined earlier in the container (else Kubernetes keeps it literal).
 func CheckEnvReferences(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
@@ -663,8 +650,7 @@ func (b *Bundle) podsMatching(ns string, sel *metav1.LabelSelector) ([]Deploymen
 	return out, nil
 }
 
-// CheckSelectors: each Deployment selects its own pods, each Service and PodDisruptionBudget
-// selects exactly one Deployment's pods.
+// CheckSelectors: Deployments select their pods; each Service and PodDisruptionBudget one Deployment's pods.
 func CheckSelectors(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
@@ -694,9 +680,7 @@ func CheckSelectors(b *Bundle) []error {
 	return errs
 }
 
-// CheckShutdownBudget: on termination the app (preStop sleep, then Spring's graceful shutdown)
-// and the Dapr sidecar (block-shutdown-duration, then graceful-shutdown-seconds) both finish
-// inside terminationGracePeriodSeconds, or the kubelet kills in-flight requests.
+// CheckShutdownBudget: app (preStop + Spring's shutdown) and sidecar stop within the grace period, or requests die.
 func CheckShutdownBudget(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
@@ -743,9 +727,7 @@ func CheckShutdownBudget(b *Bundle) []error {
 	return errs
 }
 
-// CheckResiliencyBudget: a Dapr Resiliency on calls to an app gives up (all attempts, timeouts and
-// backoffs) before the calling app's own bound on the call (comms.greeter.timeout), so the caller's
-// fallback still answers in time.
+// CheckResiliencyBudget: Dapr gives up on a call (attempts, timeouts, backoffs) before comms.greeter.timeout, so the fallback answers.
 func CheckResiliencyBudget(b *Bundle) []error {
 	var errs []error
 	ds := b.Deployments()
@@ -855,8 +837,7 @@ func CheckNodeGroupsArm64(b *Bundle) []error {
 	return errs
 }
 
-// CheckEBSCSIDriver: a StorageClass provisioned by ebs.csi.aws.com needs the aws-ebs-csi-driver
-// addon, and the addon needs IAM permissions of its own (IRSA needs the cluster's OIDC provider).
+// CheckEBSCSIDriver: ebs.csi.aws.com needs the aws-ebs-csi-driver addon with IAM (IRSA needs OIDC).
 func CheckEBSCSIDriver(b *Bundle) []error {
 	var errs []error
 	uses := false
@@ -892,9 +873,7 @@ func CheckEBSCSIDriver(b *Bundle) []error {
 	return errs
 }
 
-// CheckDatadogAgent: the DatadogAgent names the cluster as eksctl does, reads the API key from the
-// Secret the deploy script creates (never a key in the file), and files sidecar spans under the
-// apps' env.
+// CheckDatadogAgent: cluster name as eksctl's, API key from deploy.sh's Secret, DD_ENV the apps' env.
 func CheckDatadogAgent(b *Bundle) []error {
 	dda, err := b.datadogAgent()
 	if err != nil {

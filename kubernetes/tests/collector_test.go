@@ -15,9 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// The optional OpenTelemetry Collector component (kubernetes/components/otel-collector): it moves
-// the OTLP endpoints of Dapr's Configuration and of both apps from the Datadog Agent to its own node
-// agent, so the Agent-endpoint checks do not apply to it; the tests below check it instead.
+// The optional collector component moves the OTLP endpoints off the Agent; these tests check it instead of the Agent-endpoint checks.
 const collectorComponent = "otel-collector"
 
 const collectorNamespace = "otel-collector"
@@ -34,8 +32,7 @@ func componentsExcept(t *testing.T, names ...string) []string {
 	return out
 }
 
-// collectorObjects renders kubernetes/ with the collector component: the collector's own objects
-// (its namespace) and all the others.
+// collectorObjects renders kubernetes/ with the collector: its own objects (its namespace) and the others.
 func collectorObjects(t *testing.T) (collector, app []Object) {
 	t.Helper()
 	repo, _, _, _ := fixtures(t)
@@ -56,8 +53,7 @@ func collectorObjects(t *testing.T) (collector, app []Object) {
 	return collector, app
 }
 
-// The app's own objects, with the component's patches applied, still pass every cross-check but
-// the two that pin the OTLP endpoints to the Datadog Agent.
+// The app's objects, patched by the component, pass every cross-check but the two that pin OTLP to the Agent.
 func TestCollectorComponentKeepsTheAppChecksGreen(t *testing.T) {
 	repo, _, _, _ := fixtures(t)
 	_, app := collectorObjects(t)
@@ -78,8 +74,7 @@ func TestCollectorObjectsHaveTheRecommendedLabels(t *testing.T) {
 	requireNoErrors(t, "labels", CheckRecommendedLabels(&Bundle{App: collector}))
 }
 
-// Both collectors (the agent DaemonSet, the gateway Deployment): Pod Security restricted, every container
-// sized and hardened as the apps' (as the images' uid 10001), no API token, the pinned collector release.
+// Both collectors: Pod Security restricted, hardened as the apps (images' uid 10001), the pinned release.
 func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 	_, pins, _, _ := fixtures(t)
 	collector, _ := collectorObjects(t)
@@ -104,10 +99,7 @@ func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 
 var envPlaceholder = regexp.MustCompile(`\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// CheckCollectorWiring: the sidecars (Dapr's Configuration) and both apps (spans and metrics)
-// export to the agent's node-local Service; that Service and the gateway's reach the ports the
-// collectors listen on; the agent forwards to the gateway's Service; each collector's environment
-// fills every ${env:...} placeholder of its config file, which its ConfigMap carries unchanged.
+// CheckCollectorWiring: sidecars and apps export to the agent's Service, Services reach the collectors, agent forwards to gateway, env fills each config's ${env:...}.
 func CheckCollectorWiring(repo string, objs []Object) []error {
 	var errs []error
 	b := &Bundle{App: objs}
@@ -171,8 +163,7 @@ func CheckCollectorWiring(repo string, objs []Object) []error {
 	return errs
 }
 
-// checkPlaceholders: the container sets every ${env:...} of the config file it runs (its --config,
-// from the mounted ConfigMap), and that ConfigMap holds the shipped file unchanged.
+// checkPlaceholders: the container sets every ${env:...} of its --config, whose ConfigMap is the shipped file.
 func checkPlaceholders(repo string, o Object, c corev1.Container, objs []Object) []error {
 	var errs []error
 	file := ""

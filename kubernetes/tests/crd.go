@@ -17,10 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// CRDSchemas validates custom resources the way the API server does: the CRD's OpenAPI schema
-// (types, enums, required fields, formats), its CEL rules (x-kubernetes-validations), and pruning,
-// which is how the API server finds the unknown fields that `kubectl apply --validate=strict`
-// (kubectl's default) rejects.
+// CRDSchemas validates custom resources as the API server does: schema, CEL rules, and pruning to find unknown fields.
 type CRDSchemas struct {
 	kinds map[schema.GroupVersionKind]*crdKind
 }

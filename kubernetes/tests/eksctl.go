@@ -10,8 +10,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// LoadEksctlSchema returns eksctl's own JSON schema for ClusterConfig, as `eksctl utils schema`
-// prints it: the file pkg/apis/eksctl.io/v1alpha5/assets/schema.json of the pinned eksctl Go module.
+// LoadEksctlSchema returns the ClusterConfig schema of the pinned eksctl module (what `eksctl utils schema` prints).
 func LoadEksctlSchema(p Pins) (*jsonschema.Schema, error) {
 	dir, err := ModuleDir("github.com/weaveworks/eksctl", "v"+p.Eksctl)
 	if err != nil {
@@ -33,8 +32,7 @@ func LoadEksctlSchema(p Pins) (*jsonschema.Schema, error) {
 	return c.Compile("eksctl-schema.json")
 }
 
-// ValidateEksctl validates a ClusterConfig (as decoded from YAML) against eksctl's schema, whose
-// objects set additionalProperties: false, so unknown fields are errors.
+// ValidateEksctl validates a ClusterConfig; the schema's additionalProperties: false makes unknown fields errors.
 func ValidateEksctl(s *jsonschema.Schema, obj Object) error {
 	js, err := json.Marshal(obj.Map)
 	if err != nil {

@@ -19,11 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// The Dapr sidecar is not in the manifests: the sidecar injector adds it when a pod is created.
-// These tests add it with the injector's own code (github.com/dapr/dapr/pkg/injector/patcher, the
-// version in go.mod, which must be the pinned runtime), configured as Dapr's Helm chart configures
-// the injector: the chart's values.yaml of that version plus the --set values of
-// kubernetes/dapr-helm-values.txt, which scripts/deploy.sh passes to `dapr init -k` / `dapr upgrade -k`.
+// The sidecar is added with the pinned injector's own code, configured as its Helm chart plus kubernetes/dapr-helm-values.txt (deploy.sh's --set values).
 
 const (
 	daprModule        = "github.com/dapr/dapr"
@@ -34,9 +30,7 @@ const (
 	daprSystemNamespace = "dapr-system"
 )
 
-// The injector chart's values that shape the sidecar's security: the variable the chart's
-// Deployment template passes each in, and how the injector reads it (pkg/injector/service/config.go,
-// then pod_patch.go copies it into the SidecarConfig).
+// Chart values that shape the sidecar's security, the env var the chart passes each in, and how the injector reads it.
 type injectorValue struct {
 	value, env string
 	apply      func(c *patcher.SidecarConfig, v string)
@@ -72,8 +66,7 @@ type Injector struct {
 	Set         []string       // key=value lines of kubernetes/dapr-helm-values.txt
 }
 
-// CompiledDaprVersion is the github.com/dapr/dapr version these tests are built with (this
-// module's go.mod; a test binary carries no module versions of its own).
+// CompiledDaprVersion: the github.com/dapr/dapr of go.mod (a test binary carries no module versions).
 func CompiledDaprVersion() (string, error) {
 	out, err := exec.Command(goCommand(), "list", "-m", "-f", "{{.Version}}", daprModule).Output()
 	if err != nil {
@@ -87,8 +80,7 @@ var (
 	injectorByRepo = map[string]*Injector{}
 )
 
-// LoadInjector reads the chart of the compiled dapr version and the repository's --set values
-// (once per repository; each caller gets its own copy).
+// LoadInjector reads the chart and --set values once per repository; each caller gets its own copy.
 func LoadInjector(repo string) (*Injector, error) {
 	injectorMu.Lock()
 	defer injectorMu.Unlock()
@@ -171,8 +163,7 @@ func (inj *Injector) copy() *Injector {
 	return &c
 }
 
-// values are the injector chart's values after the --set ones, as the strings its template
-// renders (`| toString`); an error for a --set key the chart does not know or this file does not model.
+// values: the chart's values after --set, as its template renders them; an error for an unknown or unmodelled key.
 func (inj *Injector) values() (map[string]string, error) {
 	out := map[string]string{}
 	for k, v := range inj.ChartValues {
@@ -205,8 +196,7 @@ func toAnyPath(p []string) []any {
 	return out
 }
 
-// CheckWiring: the chart's Deployment template still passes each modelled value in the variable
-// this file expects, so a renamed value or variable in a new Dapr version fails here, not silently.
+// CheckWiring fails when a new Dapr chart renames a modelled value or its variable.
 func (inj *Injector) CheckWiring() []error {
 	var errs []error
 	for _, s := range injectorSecurityValues {
@@ -218,8 +208,7 @@ func (inj *Injector) CheckWiring() []error {
 	return errs
 }
 
-// SidecarConfig is the injector's configuration for a pod: its chart settings, then the pod's
-// dapr.io/* annotations (pkg/injector/service/pod_patch.go, the fields that shape the pod).
+// SidecarConfig: the chart settings, then the pod's dapr.io/* annotations (pkg/injector/service/pod_patch.go).
 func (inj *Injector) SidecarConfig(pod *corev1.Pod) (*patcher.SidecarConfig, error) {
 	vals, err := inj.values()
 	if err != nil {
@@ -240,8 +229,7 @@ func (inj *Injector) SidecarConfig(pod *corev1.Pod) (*patcher.SidecarConfig, err
 	return c, nil
 }
 
-// Inject returns the pod of a Deployment as the API server stores it: with the sidecar, and what
-// the injector changes in the app containers.
+// Inject returns a Deployment's pod as the API server stores it, with the sidecar.
 func (inj *Injector) Inject(d Deployment) (*corev1.Pod, *patcher.SidecarConfig, error) {
 	pod := &corev1.Pod{ObjectMeta: *d.Spec.Template.ObjectMeta.DeepCopy(), Spec: *d.Spec.Template.Spec.DeepCopy()}
 	pod.Namespace = d.Namespace

@@ -9,10 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// CheckDatadogScrapesSidecars: every Dapr sidecar serves metrics, and its pod asks the node's
-// Datadog Agent (Autodiscovery annotation ad.datadoghq.com/<container>.checks) for an OpenMetrics
-// check of the sidecar's container on the sidecar's metrics port. Log annotations name a container
-// of the pod. (The NetworkPolicy that lets the Agent in: CheckNetworkPolicies.)
+// CheckDatadogScrapesSidecars: sidecars serve metrics and ask the Agent for an OpenMetrics check on that port; annotations name real containers.
 func CheckDatadogScrapesSidecars(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {

@@ -12,8 +12,7 @@ import (
 	"sync"
 )
 
-// The upstream schemas are files inside Go modules; `go mod download` fetches a module from the
-// module proxy once, checks it against the checksum database and keeps it in the module cache.
+// The schemas are files of Go modules: `go mod download` fetches and verifies them once.
 
 var (
 	moduleDirsMu sync.Mutex
@@ -25,8 +24,7 @@ type moduleResult struct {
 	err error
 }
 
-// ModuleDir returns the directory of module path@version in the Go module cache, downloading it
-// first if needed.
+// ModuleDir returns the module cache directory of path@version, downloading it if needed.
 func ModuleDir(path, version string) (string, error) {
 	key := path + "@" + version
 	moduleDirsMu.Lock()

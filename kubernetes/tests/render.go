@@ -34,8 +34,7 @@ func (o Object) ID() string {
 	return o.Kind() + "/" + o.Name()
 }
 
-// Render builds a kustomization exactly as `kubectl apply -k dir` reads it (kustomize's own
-// library, kubectl's default options: load restrictions on, plugins off).
+// Render builds a kustomization as `kubectl apply -k` does (kustomize's library, kubectl's default options).
 func Render(dir string) ([]Object, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
@@ -53,8 +52,7 @@ func Render(dir string) ([]Object, error) {
 	return objs, nil
 }
 
-// Overlay describes a kustomization written in a temporary directory on top of a base, as
-// scripts/deploy.sh does (and as a user enabling components would).
+// Overlay is a kustomization on top of a base, written to a temporary directory as scripts/deploy.sh does.
 type Overlay struct {
 	Base       string   // directory of the base kustomization
 	Components []string // directories of kustomize components
@@ -93,8 +91,7 @@ func RenderOverlay(o Overlay) ([]Object, error) {
 	return Render(dir)
 }
 
-// ReadManifests reads the YAML documents of a file as `kubectl apply -f` would; duplicate keys
-// are errors, as they are for the API server.
+// ReadManifests reads a file's YAML documents as `kubectl apply -f` does (duplicate keys are errors).
 func ReadManifests(file string) ([]Object, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -24,8 +24,7 @@ var dashboardPodLabels = labels.Set{"app": "dapr-dashboard"}
 // agentPodLabels: the Datadog Operator's label on the node Agent's pods.
 var agentPodLabels = labels.Set{"agent.datadoghq.com/component": "agent"}
 
-// Dapr's trust domain when a Configuration sets none (pkg/config DefaultTrustDomain): Sentry puts it
-// in the sidecar's SPIFFE id, spiffe://<trust domain>/ns/<namespace>/<app id>.
+// Dapr's default trust domain (pkg/config), in the sidecar's SPIFFE id spiffe://<domain>/ns/<ns>/<app id>.
 const defaultTrustDomain = "public"
 
 // invocation is one service invocation an app makes through the sidecars.
@@ -40,8 +39,7 @@ func (i invocation) String() string {
 
 var httpExtension = regexp.MustCompile(`HttpExtension\.([A-Z]+)`)
 
-// invocations: comms invokes comms.greeter.method on the app id comms.greeter.app-id, with the
-// HTTP verb its code passes to the Dapr SDK (HttpExtension.<VERB> in comms-service's sources).
+// invocations: comms calls comms.greeter.method on comms.greeter.app-id with the HttpExtension.<VERB> of its sources.
 func (b *Bundle) invocations() ([]invocation, []error) {
 	var out []invocation
 	var errs []error
@@ -96,9 +94,7 @@ func (b *Bundle) invokeVerb(module string) (string, error) {
 	return "", nil
 }
 
-// CheckPodSecurity: the namespace of each workload enforces Pod Security `restricted`, and its
-// pods, with the sidecar the pinned injector adds, pass that level as the Pod Security admission
-// controller's own library evaluates it, at the cluster's Kubernetes minor.
+// CheckPodSecurity: namespaces enforce restricted and pods with the injected sidecar pass it (PSA's own library, the cluster's minor).
 func CheckPodSecurity(b *Bundle) []error {
 	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {
@@ -150,12 +146,7 @@ func CheckPodSecurity(b *Bundle) []error {
 	return errs
 }
 
-// CheckNetworkPolicies: ingress to the app's pods is denied by default; the only ingress allowed is
-// what Dapr needs, on the ports the pinned injector gives the sidecar: the caller's pods to the
-// callee's internal gRPC port (service invocation between sidecars), and the Dapr dashboard to
-// every sidecar's public port (it reads /v1.0/metadata there; the HTTP API port listens on
-// loopback only), and the node's Datadog Agent to every sidecar's metrics port (its OpenMetrics
-// check). And the cluster enforces NetworkPolicies at all.
+// CheckNetworkPolicies: default-deny ingress, enforced by the CNI; only callers to the internal gRPC port, dashboard to the public port, Agent to the metrics port.
 func CheckNetworkPolicies(b *Bundle) []error {
 	invs, errs := b.invocations()
 	agent, err := b.agentService()
@@ -263,8 +254,7 @@ func CheckNetworkPolicies(b *Bundle) []error {
 	return errs
 }
 
-// peer names the source of an ingress rule and the one port it may reach on target; want 0 and
-// why when the source has no business there.
+// peer names an ingress source and the one port it may reach on target; want 0 and why when it has no business there.
 func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, callee Deployment) bool, agentNamespace string, cfg *patcher.SidecarConfig) (name string, want int, why string) {
 	ps, nsSel := mapAt(f, "podSelector"), mapAt(f, "namespaceSelector")
 	switch {
@@ -343,9 +333,7 @@ func (b *Bundle) trustDomain(d Deployment) string {
 	return defaultTrustDomain
 }
 
-// grants reads a Configuration's access-control policies as daprd does (pkg/acl): a policy is keyed
-// by app id and namespace and must match the caller's trust domain; operations get a leading "/"
-// and, for an HTTP app, are lower-cased; the HTTP verb is looked up by its name (POST, not post).
+// grants reads access-control policies as daprd (pkg/acl) does: by app id, namespace, trust domain, "/"+lower-cased operation, verb by name.
 func grants(c *Object) (map[grant]bool, []error) {
 	out := map[grant]bool{}
 	var errs []error
@@ -389,9 +377,7 @@ func grants(c *Object) (map[grant]bool, []error) {
 	return out, errs
 }
 
-// CheckAccessControl: every sidecar's Configuration denies service invocation by default, the
-// callee's lets in each call the apps make (the caller known by the SPIFFE id of its sidecar's mTLS
-// certificate), and no Configuration allows any other call.
+// CheckAccessControl: Configurations deny by default, let in each call the apps make (by SPIFFE id) and no other.
 func CheckAccessControl(b *Bundle) []error {
 	invs, errs := b.invocations()
 	byConfig := map[string]map[grant]bool{}
@@ -432,11 +418,7 @@ func secretRef(c *corev1.Container, env string) string {
 	return ""
 }
 
-// CheckDaprTokens: every sidecar takes its API only with a token (dapr.io/api-token-secret), which
-// a caller's app reads as DAPR_API_TOKEN (the Dapr SDK sends it); the callee's sidecar
-// sends the app token (dapr.io/app-token-secret), which the callee reads as APP_API_TOKEN to check
-// it. Each app reads the Secret and key the injector gives the sidecar, and the injector does not
-// already set it on the app.
+// CheckDaprTokens: every sidecar wants an API token, the callee's app checks the app token; apps read the sidecar's Secret and key.
 func CheckDaprTokens(b *Bundle) []error {
 	invs, errs := b.invocations()
 	role := map[string]map[string]bool{"DAPR_API_TOKEN": {}, "APP_API_TOKEN": {}}

@@ -8,12 +8,7 @@ import (
 	"strings"
 )
 
-// The pins of scripts/versions.env that the schemas are taken from:
-//   - KUBERNETES_SCHEMA_VERSION: the k8s.io/kubernetes module whose api/openapi-spec/swagger.json is
-//     the schema of the built-in kinds; its minor must be the cluster's (eksctl/cluster.yaml).
-//   - DAPR_RUNTIME_VERSION: github.com/dapr/dapr, whose charts/dapr/crds/ are what `dapr init -k` installs.
-//   - DATADOG_OPERATOR_VERSION: github.com/DataDog/datadog-operator, config/crd/bases/v1/ holds the DatadogAgent CRD.
-//   - EKSCTL_VERSION: github.com/weaveworks/eksctl, whose ClusterConfig schema is in pkg/apis/eksctl.io/v1alpha5/assets/.
+// The pins the schemas come from: k8s.io/kubernetes (swagger.json), dapr (CRDs), datadog-operator (DatadogAgent CRD), eksctl (schema.json).
 var pinKeys = []string{"KUBERNETES_SCHEMA_VERSION", "DAPR_RUNTIME_VERSION", "DATADOG_OPERATOR_VERSION", "EKSCTL_VERSION"}
 
 // Pins are the versions the schemas are taken from.
