@@ -148,6 +148,8 @@ if [[ "$status" == ACTIVE ]]; then
   run helm uninstall "$DASHBOARD_RELEASE" --namespace "$DAPR_NAMESPACE" --ignore-not-found --wait
   if guarded "Dapr's Helm release exists (helm status dapr)" dapr_installed; then
     run dapr uninstall -k --all
+    # The CLI prints its errors but exits 0: the release must be gone now.
+    is_dry_run || ! dapr_installed || die "Dapr's Helm release is still installed after dapr uninstall -k (see its output above)"
   fi
 
   step "Datadog Agent, Operator and Secret" "1-2 min"

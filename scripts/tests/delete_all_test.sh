@@ -94,6 +94,17 @@ test_an_interrupted_teardown_is_finished_by_running_it_again() {
   assert_eq "" "$(find "$WORLD" -type f)" "what is left in the account"
 }
 
+test_a_failed_dapr_uninstall_stops_the_teardown_before_the_cluster() {
+  fake_cloud
+  deploy
+  : >"$WORLD/uninstall-fails"
+  : >"$CALLS"
+  capture "$SCRIPTS/delete-all.sh" --yes
+  assert_failed "$RC"
+  assert_contains "$ERR" "still installed after dapr uninstall -k"
+  assert_not_contains "$(calls)" "eksctl delete cluster" "calls after the failed uninstall"
+}
+
 test_deletes_the_log_group_of_a_cluster_deleted_by_hand() {
   local group
   fake_cloud

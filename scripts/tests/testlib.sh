@@ -173,8 +173,10 @@ case "$cmd" in
     [[ "$(cat "$c/release/dapr" 2>/dev/null)" == "$spec" ]] || echo $(($(cat "$c/injector-generation") + 1)) >"$c/injector-generation"
     echo "$spec" >"$c/release/dapr" ;;
   "dapr status -k"*) [[ -f "$c/release/dapr" ]] || err 1 "No status returned. Is Dapr initialized in your cluster?" ;;
-  "dapr uninstall -k"*) [[ -f "$c/release/dapr" ]] || err 1 "Error removing Dapr: uninstall: Release not loaded: dapr: release: not found"
-    rm "$c/release/dapr" ;;
+  # The real CLI exits 0 whatever happens: it warns when Dapr is gone and only prints its errors.
+  "dapr uninstall -k"*) if [[ ! -f "$c/release/dapr" ]]; then echo "WARNING: dapr release does not exist" >&2
+    elif [[ -f "$W/uninstall-fails" ]]; then echo "Error removing Dapr: timed out waiting for the condition" >&2
+    else rm "$c/release/dapr"; fi ;;
   "kubectl get deployment dapr-"*) [[ -f "$c/release/dapr" ]] || err 1 "Error from server (NotFound): deployments.apps \"$3\" not found"
     if [[ "$3" == dapr-operator ]]; then v=$(cat "$c/release/dapr"); echo "ghcr.io/dapr/operator:${v%% *}"; else cat "$c/injector-generation"; fi ;;
   "kubectl get storageclass gp2 "*) [[ -f "$c/gp2-default" ]] && echo true ;;
