@@ -208,44 +208,17 @@ func TestCollectorComponentPointsDaprAndBothAppsAtTheAgent(t *testing.T) {
 	requireNoErrors(t, "wiring", CheckCollectorWiring(repo, all))
 
 	// Each kind of mistake is caught, on a broken copy.
-	for want, breakIt := range map[string]func(objs []Object){
-		"otel.endpointAddress": func(objs []Object) {
-			Set(Find(objs, "Configuration", "dapr-config").Map, "datadog-agent.datadog-operator.svc.cluster.local:4318", "spec", "tracing", "otel", "endpointAddress")
-		},
-		"MANAGEMENT_OTLP_METRICS_EXPORT_URL": func(objs []Object) {
-			env := listAt(Find(objs, "Deployment", "greeter").Map, "spec", "template", "spec", "containers", 0, "env")
-			for _, e := range env {
-				if str(e, "name") == "MANAGEMENT_OTLP_METRICS_EXPORT_URL" {
-					Set(e, "http://$(HOST_IP):4318/v1/metrics", "value")
-				}
-			}
-		},
-		"internalTrafficPolicy": func(objs []Object) {
-			Set(Find(objs, "Service", "otel-agent").Map, "Cluster", "spec", "internalTrafficPolicy")
-		},
-		"${env:OTLP_BACKEND_ENDPOINT}": func(objs []Object) {
-			c := mapAt(Find(objs, "Deployment", "otel-gateway").Map, "spec", "template", "spec", "containers", 0)
-			var kept []any
-			for _, e := range listAt(c, "env") {
-				if str(e, "name") != "OTLP_BACKEND_ENDPOINT" {
-					kept = append(kept, e)
-				}
-			}
-			c["env"] = kept
-		},
-		"GATEWAY_OTLP_ENDPOINT": func(objs []Object) {
-			env := listAt(Find(objs, "DaemonSet", "otel-agent").Map, "spec", "template", "spec", "containers", 0, "env")
-			for _, e := range env {
-				if str(e, "name") == "GATEWAY_OTLP_ENDPOINT" {
-					Set(e, "otel-gateway.otel-collector.svc.cluster.local:4318", "value")
-				}
-			}
-		},
+	for want, breakIt := range map[string]breaker{
+		"otel.endpointAddress":               set("Configuration", "dapr-config", "datadog-agent.datadog-operator.svc.cluster.local:4318", "spec", "tracing", "otel", "endpointAddress"),
+		"MANAGEMENT_OTLP_METRICS_EXPORT_URL": env("greeter", "MANAGEMENT_OTLP_METRICS_EXPORT_URL", literal("MANAGEMENT_OTLP_METRICS_EXPORT_URL", "http://$(HOST_IP):4318/v1/metrics")),
+		"internalTrafficPolicy":              set("Service", "otel-agent", "Cluster", "spec", "internalTrafficPolicy"),
+		"${env:OTLP_BACKEND_ENDPOINT}":       env("otel-gateway", "OTLP_BACKEND_ENDPOINT", nil),
+		"GATEWAY_OTLP_ENDPOINT":              env("otel-agent", "GATEWAY_OTLP_ENDPOINT", literal("GATEWAY_OTLP_ENDPOINT", "otel-gateway.otel-collector.svc.cluster.local:4318")),
 	} {
 		t.Run(want, func(t *testing.T) {
-			broken := DeepCopy(all)
-			breakIt(broken)
-			errs := CheckCollectorWiring(repo, broken)
+			broken := &Bundle{App: DeepCopy(all)}
+			breakIt(t, broken)
+			errs := CheckCollectorWiring(repo, broken.App)
 			if len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), want) {
 				t.Errorf("want an error about %s, got %v", want, errs)
 			}

@@ -129,69 +129,40 @@ func TestEksctlVersionIsTheValidatedKubernetesMinor(t *testing.T) {
 	}
 }
 
-// The validators are strict: a broken copy of each kind of object fails. Without these, a
-// validator that accepted everything would pass the tests above.
+// The validators are strict: a broken copy of each kind of object fails (a validator accepting everything would pass the tests above).
 func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
 	repo, _, schemas, app := fixtures(t)
 	dd, err := ReadManifests(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name, kind, obj string
-		fromDatadog     bool
-		breakIt         func(m map[string]any)
-		want            string
+	for _, c := range []struct {
+		name, kind, obj, want string
+		value                 any
+		path                  []any
 	}{
-		{"unknown field in a container", "Deployment", "comms", false, func(m map[string]any) {
-			Set(m, "Always", "spec", "template", "spec", "containers", 0, "imagePullPolcy")
-		}, "imagePullPolcy"},
-		{"unknown field in a probe", "Deployment", "greeter", false, func(m map[string]any) {
-			Set(m, "/x", "spec", "template", "spec", "containers", 0, "livenessProbe", "httpGet", "pth")
-		}, "pth"},
-		{"wrong type", "Deployment", "comms", false, func(m map[string]any) {
-			Set(m, "two", "spec", "replicas")
-		}, "replicas"},
-		{"missing required field", "Service", "comms-service", false, func(m map[string]any) {
-			Set(m, nil, "spec", "ports", 0, "port")
-		}, "port"},
-		{"unknown metadata field", "Service", "greeter-service", false, func(m map[string]any) {
-			Set(m, map[string]any{"a": "b"}, "metadata", "lables")
-		}, "lables"},
-		{"invalid label value", "Deployment", "comms", false, func(m map[string]any) {
-			Set(m, "not a valid value!", "metadata", "labels", "tags.datadoghq.com/version")
-		}, "metadata.labels"},
-		{"unknown field in the Dapr Configuration", "Configuration", "dapr-config", false, func(m map[string]any) {
-			Set(m, "x:4318", "spec", "tracing", "otel", "endpoint")
-		}, "endpoint"},
-		{"Dapr otel exporter without required isSecure", "Configuration", "dapr-config", false, func(m map[string]any) {
-			Set(m, nil, "spec", "tracing", "otel", "isSecure")
-		}, "isSecure"},
-		{"unknown field in the DatadogAgent", "DatadogAgent", "datadog", true, func(m map[string]any) {
-			Set(m, map[string]any{}, "spec", "features", "otlp", "reciever")
-		}, "reciever"},
-		{"wrong type in the DatadogAgent", "DatadogAgent", "datadog", true, func(m map[string]any) {
-			Set(m, "yes", "spec", "features", "apm", "enabled")
-		}, "enabled"},
-		{"namespace on a cluster-scoped kind", "StorageClass", "gp3", false, func(m map[string]any) {
-			Set(m, "dapr-services", "metadata", "namespace")
-		}, "namespace"},
-		{"unknown kind", "Namespace", "dapr-services", false, func(m map[string]any) {
-			Set(m, "Namespce", "kind")
-		}, "Namespce"},
-	}
-	for _, c := range cases {
+		{"unknown field in a container", "Deployment", "comms", "imagePullPolcy", "Always", []any{"spec", "template", "spec", "containers", 0, "imagePullPolcy"}},
+		{"unknown field in a probe", "Deployment", "greeter", "pth", "/x", []any{"spec", "template", "spec", "containers", 0, "livenessProbe", "httpGet", "pth"}},
+		{"wrong type", "Deployment", "comms", "replicas", "two", []any{"spec", "replicas"}},
+		{"missing required field", "Service", "comms-service", "port", nil, []any{"spec", "ports", 0, "port"}},
+		{"unknown metadata field", "Service", "greeter-service", "lables", map[string]any{"a": "b"}, []any{"metadata", "lables"}},
+		{"invalid label value", "Deployment", "comms", "metadata.labels", "not a valid value!", []any{"metadata", "labels", "tags.datadoghq.com/version"}},
+		{"unknown field in the Dapr Configuration", "Configuration", "dapr-config", "endpoint", "x:4318", []any{"spec", "tracing", "otel", "endpoint"}},
+		{"Dapr otel exporter without required isSecure", "Configuration", "dapr-config", "isSecure", nil, []any{"spec", "tracing", "otel", "isSecure"}},
+		{"unknown field in the DatadogAgent", "DatadogAgent", "datadog", "reciever", map[string]any{}, []any{"spec", "features", "otlp", "reciever"}},
+		{"wrong type in the DatadogAgent", "DatadogAgent", "datadog", "enabled", "yes", []any{"spec", "features", "apm", "enabled"}},
+		{"namespace on a cluster-scoped kind", "StorageClass", "gp3", "namespace", "dapr-services", []any{"metadata", "namespace"}},
+		{"unknown kind", "Namespace", "dapr-services", "Namespce", "Namespce", []any{"kind"}},
+	} {
 		t.Run(c.name, func(t *testing.T) {
-			src := app
-			if c.fromDatadog {
-				src = dd
+			o := Find(DeepCopy(app), c.kind, c.obj)
+			if o == nil {
+				o = mustFind(t, DeepCopy(dd), c.kind, c.obj)
 			}
-			objs := DeepCopy(src)
-			o := mustFind(t, objs, c.kind, c.obj)
 			if errs := schemas.Validate(*o); len(errs) != 0 {
 				t.Fatalf("the original is not valid: %v", errs)
 			}
-			c.breakIt(o.Map)
+			Set(o.Map, c.value, c.path...)
 			errs := schemas.Validate(*o)
 			if len(errs) == 0 {
 				t.Fatalf("the broken copy passed validation")
