@@ -1,41 +1,45 @@
 #!/usr/bin/env bash
-# Makes sure the pinned Dapr sidecar (daprd), or Dapr's certificate authority (sentry), is available
-# and prints its path on stdout, alone.
+# Makes sure the pinned Dapr sidecar (daprd), Dapr's certificate authority (sentry) or the Dapr CLI
+# (dapr) is available and prints its path on stdout, alone.
 #
 # daprd: reuses $DAPR_INSTALL_DIR/daprd (default ~/.dapr/bin/daprd, where `dapr init --slim` puts it)
-# when its version is the pin. sentry: kept in the tools cache under its version. Otherwise each is
-# built from the Go module proxy with the tool module in scripts/daprd/ and moved in place
-# atomically. The first build takes minutes; later runs are instant.
+# when its version is the pin. sentry and dapr: kept in the tools cache under their version. Otherwise
+# each is built from the Go module proxy with its tool module (scripts/daprd/, scripts/dapr-cli/) and
+# moved in place atomically. The first build takes minutes; later runs are instant.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_versions
-need_version DAPR_RUNTIME_VERSION
+need_version DAPR_RUNTIME_VERSION DAPR_LOCAL_CLI_VERSION
 
 usage() {
   cat <<'EOF'
-Usage: scripts/daprd.sh [daprd|sentry]
+Usage: scripts/daprd.sh [daprd|sentry|dapr]
 
-Prints the path of the daprd (default) or sentry binary at DAPR_RUNTIME_VERSION (scripts/versions.env),
-building it if needed. Progress goes to stderr; stdout carries only the path.
+Prints the path of the daprd (default) or sentry binary at DAPR_RUNTIME_VERSION, or of the Dapr CLI
+at DAPR_LOCAL_CLI_VERSION (scripts/versions.env), building it if needed. Progress goes to stderr;
+stdout carries only the path.
 
 Environment:
   DAPR_INSTALL_DIR    where daprd is kept and looked for (default ~/.dapr/bin)
-  DAPRD_MODULE_DIR    the Go tool module that builds it (default scripts/daprd)
+  DAPRD_MODULE_DIR    the Go tool module that builds it (default scripts/daprd, for dapr scripts/dapr-cli)
 EOF
 }
 
-program=daprd
+program=daprd pin=DAPR_RUNTIME_VERSION module=github.com/dapr/dapr module_dir="${DAPRD_MODULE_DIR:-$SCRIPTS_DIR/daprd}"
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
   "" | daprd) ;;
   sentry) program=sentry ;;
+  dapr) program=dapr pin=DAPR_LOCAL_CLI_VERSION module=github.com/dapr/cli module_dir="${DAPRD_MODULE_DIR:-$SCRIPTS_DIR/dapr-cli}" ;;
   *) usage >&2; exit 2 ;;
 esac
-
-module_dir="${DAPRD_MODULE_DIR:-$SCRIPTS_DIR/daprd}"
-want="$DAPR_RUNTIME_VERSION"
+want="${!pin}"
+# allcomponents: without a component set daprd panics at start, and the sqlite name resolver is in it.
+build=(go build -tags allcomponents -ldflags "-s -w -X $module/pkg/buildinfo.version=$want") package="$module/cmd/$program"
+# No cgo for the CLI: its one C dependency (SQLite) serves workflow commands the local run does not use.
+[[ "$program" == dapr ]] && build=(env CGO_ENABLED=0 go build -ldflags "-s -w -X main.version=$want") package=$module
 
 # daprd --version prints the bare version, e.g. 1.18.2. sentry has no such flag: its path says it.
 daprd_version() { "$1" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true; }
@@ -53,20 +57,20 @@ if [[ "$program" == daprd ]]; then
     log "daprd at $target is version '${have:-unknown}', not $want: building $want"
   fi
 else
-  install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/sentry-$want"
-  target="$install_dir/sentry"
+  install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$program-$want"
+  target="$install_dir/$program"
   if [[ -x "$target" ]]; then
-    log "sentry $want found at $target"
+    log "$program $want found at $target"
     printf '%s\n' "$target"
     exit 0
   fi
 fi
 
 # The module must build exactly the pinned runtime, or the version stamped below would lie.
-[[ -f "$module_dir/go.mod" ]] || die "no Go module at $module_dir (expected go.mod requiring github.com/dapr/dapr)"
-mod_version="$(awk '$1 == "github.com/dapr/dapr" { print $2; exit } $2 == "github.com/dapr/dapr" { print $3; exit }' "$module_dir/go.mod")"
+[[ -f "$module_dir/go.mod" ]] || die "no Go module at $module_dir (expected go.mod requiring $module)"
+mod_version="$(awk -v m="$module" '$1 == m { print $2; exit } $2 == m { print $3; exit }' "$module_dir/go.mod")"
 [[ "$mod_version" == "v$want" ]] \
-  || die "$module_dir/go.mod requires github.com/dapr/dapr ${mod_version:-(none)}, but scripts/versions.env pins DAPR_RUNTIME_VERSION=$want; make them agree"
+  || die "$module_dir/go.mod requires $module ${mod_version:-(none)}, but scripts/versions.env pins $pin=$want; make them agree"
 
 # The toolchain is the one go.mod names: a dependency's assembly does not build with newer Go releases.
 toolchain="$(awk '$1 == "toolchain" { print $2; exit }' "$module_dir/go.mod")"
@@ -86,10 +90,7 @@ log "building $program $want with $toolchain (first build: several minutes; prog
 started="$(date +%s)"
 (
   cd "$module_dir"
-  # allcomponents: without a component set daprd panics at start, and the sqlite name resolver is in it.
-  GOFLAGS=-buildvcs=false GOTOOLCHAIN="$toolchain" go build -mod=readonly -trimpath -tags allcomponents \
-    -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$want" \
-    -o "$tmp" "github.com/dapr/dapr/cmd/$program"
+  GOFLAGS=-buildvcs=false GOTOOLCHAIN="$toolchain" "${build[@]}" -mod=readonly -trimpath -o "$tmp" "$package"
 ) >&2 || die "go build of $program $want failed (see the output above)"
 
 chmod 0755 "$tmp"

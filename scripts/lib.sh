@@ -301,6 +301,37 @@ use_free_local_up_ports() {
   done
 }
 
+# local_dapr_config OUT ZIPKIN_PORT DB : scripts/local/config.yaml with this run's Zipkin port and
+# name-resolution database (so that two stacks never share it), written to OUT.
+local_dapr_config() {
+  awk -v zipkin="http://127.0.0.1:$2/api/v2/spans" -v db="$3" '
+    $1 == "endpointAddress:" { sub(/endpointAddress:.*/, "endpointAddress: \"" zipkin "\""); n++ }
+    $1 == "connectionString:" { sub(/connectionString:.*/, "connectionString: \"" db "\""); n++ }
+    { print }
+    END { if (n != 2) { print "scripts/local/config.yaml has no longer one endpointAddress and one connectionString" > "/dev/stderr"; exit 1 } }
+  ' "$SCRIPTS_DIR/local/config.yaml" >"$1"
+}
+
+# local_run_file CONFIG : dapr.yaml on local-up's ports (each app's from its <APPID>_PORT, _DAPR_HTTP_PORT,
+# _DAPR_GRPC_PORT and _DAPR_METRICS_PORT variables, and ZIPKIN_PORT), with the Dapr configuration CONFIG,
+# paths made absolute and logs on the CLI's output, so the copy runs from anywhere.
+local_run_file() {
+  awk -v root="$REPO_ROOT" -v config="$1" '
+    function port(var) { if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 } return ENVIRON[var] }
+    $1 == "common:" { print; print "  daprdLogDestination: console"; print "  appLogDestination: console"; next }
+    $1 == "configFilePath:" { sub(/:.*/, ": " config) }
+    $1 == "-" && $2 ~ /^scripts\// { sub(/scripts\//, root "/scripts/") }
+    $1 == "appDirPath:" { sub(/:.*/, ": " root "/" $2) }
+    $1 == "-" && $2 == "appID:" { app = toupper($3) }
+    $1 == "appPort:" || $1 == "SERVER_PORT:" { sub(/[0-9]+/, port(app "_PORT")) }
+    $1 == "daprHTTPPort:" { sub(/[0-9]+/, port(app "_DAPR_HTTP_PORT")) }
+    $1 == "daprGRPCPort:" { sub(/[0-9]+/, port(app "_DAPR_GRPC_PORT")) }
+    $1 == "metricsPort:" { sub(/[0-9]+/, port(app "_DAPR_METRICS_PORT")) }
+    /127\.0\.0\.1:[0-9]+\/api\/v2\/spans/ { sub(/127\.0\.0\.1:[0-9]+/, "127.0.0.1:" port("ZIPKIN_PORT")) }
+    { print }
+  ' "$REPO_ROOT/dapr.yaml"
+}
+
 # go_tool NAME MODULE_PATH VERSION : prints the path of a Go program at VERSION, installing it with
 # `go install` from the Go module proxy into the tools cache the first time.
 go_tool() {

@@ -210,22 +210,10 @@ fi
 info "$ZIPKIN_JAR"
 
 step "write the Dapr configuration" "1s"
-# The checked-in configuration with this run's Zipkin port and name-resolution database.
 zipkin_spans="http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans"
 nr_db="$RUN_DIR/nameresolution.db"
 rm -f "$nr_db" "$nr_db-wal" "$nr_db-shm"
-rendered=0
-while IFS= read -r line || [[ -n "$line" ]]; do
-  if [[ "$line" =~ ^([[:space:]]*)endpointAddress: ]]; then
-    line="${BASH_REMATCH[1]}endpointAddress: \"$zipkin_spans\""
-    rendered=$((rendered + 1))
-  elif [[ "$line" =~ ^([[:space:]]*)connectionString: ]]; then
-    line="${BASH_REMATCH[1]}connectionString: \"$nr_db\""
-    rendered=$((rendered + 1))
-  fi
-  printf '%s\n' "$line"
-done <"$SCRIPTS_DIR/local/config.yaml" >"$RUN_DIR/config.yaml"
-((rendered == 2)) || die "scripts/local/config.yaml no longer has one endpointAddress and one connectionString line to set"
+local_dapr_config "$RUN_DIR/config.yaml" "$ZIPKIN_PORT" "$nr_db" || die "could not write $RUN_DIR/config.yaml"
 info "$RUN_DIR/config.yaml"
 
 step "start Zipkin, Sentry, greeter, comms and their sidecars" "5s"
