@@ -315,19 +315,26 @@ local_dapr_config() {
 # local_run_file CONFIG : dapr.yaml on local-up's ports (each app's from its <APPID>_PORT, _DAPR_HTTP_PORT,
 # _DAPR_GRPC_PORT and _DAPR_METRICS_PORT variables, and ZIPKIN_PORT), with the Dapr configuration CONFIG,
 # paths made absolute and logs on the CLI's output, so the copy runs from anywhere.
+# local_run_file --ports : instead "VARIABLE PORT" for each port dapr.yaml sets, local-up's defaults.
 local_run_file() {
   awk -v root="$REPO_ROOT" -v config="$1" '
-    function port(var) { if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 } return ENVIRON[var] }
+    function port(var, at, n) {
+      if (config == "--ports") print var, substr($0, at, n)
+      else if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 }
+      else $0 = substr($0, 1, at - 1) ENVIRON[var] substr($0, at + n)
+    }
+    function number(var) { match($0, /[0-9]+/); port(var, RSTART, RLENGTH) }
+    $1 == "-" && $2 == "appID:" { app = toupper($3) }
+    $1 == "appPort:" || $1 == "SERVER_PORT:" { number(app "_PORT") }
+    $1 == "daprHTTPPort:" { number(app "_DAPR_HTTP_PORT") }
+    $1 == "daprGRPCPort:" { number(app "_DAPR_GRPC_PORT") }
+    $1 == "metricsPort:" { number(app "_DAPR_METRICS_PORT") }
+    match($0, /127\.0\.0\.1:[0-9]+\/api\/v2\/spans/) { port("ZIPKIN_PORT", RSTART + 10, RLENGTH - 23) }
+    config == "--ports" { next }
     $1 == "common:" { print; print "  daprdLogDestination: console"; print "  appLogDestination: console"; next }
     $1 == "configFilePath:" { sub(/:.*/, ": " config) }
     $1 == "-" && $2 ~ /^scripts\// { sub(/scripts\//, root "/scripts/") }
     $1 == "appDirPath:" { sub(/:.*/, ": " root "/" $2) }
-    $1 == "-" && $2 == "appID:" { app = toupper($3) }
-    $1 == "appPort:" || $1 == "SERVER_PORT:" { sub(/[0-9]+/, port(app "_PORT")) }
-    $1 == "daprHTTPPort:" { sub(/[0-9]+/, port(app "_DAPR_HTTP_PORT")) }
-    $1 == "daprGRPCPort:" { sub(/[0-9]+/, port(app "_DAPR_GRPC_PORT")) }
-    $1 == "metricsPort:" { sub(/[0-9]+/, port(app "_DAPR_METRICS_PORT")) }
-    /127\.0\.0\.1:[0-9]+\/api\/v2\/spans/ { sub(/127\.0\.0\.1:[0-9]+/, "127.0.0.1:" port("ZIPKIN_PORT")) }
     { print }
   ' "$REPO_ROOT/dapr.yaml"
 }

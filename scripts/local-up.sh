@@ -42,15 +42,8 @@ esac
 load_versions
 need_version DAPR_RUNTIME_VERSION ZIPKIN_VERSION
 
-COMMS_PORT="${COMMS_PORT:-8080}"
-COMMS_DAPR_HTTP_PORT="${COMMS_DAPR_HTTP_PORT:-3500}"
-COMMS_DAPR_GRPC_PORT="${COMMS_DAPR_GRPC_PORT:-50001}"
-COMMS_DAPR_METRICS_PORT="${COMMS_DAPR_METRICS_PORT:-9090}"
-GREETER_PORT="${GREETER_PORT:-8081}"
-GREETER_DAPR_HTTP_PORT="${GREETER_DAPR_HTTP_PORT:-3501}"
-GREETER_DAPR_GRPC_PORT="${GREETER_DAPR_GRPC_PORT:-50002}"
-GREETER_DAPR_METRICS_PORT="${GREETER_DAPR_METRICS_PORT:-9091}"
-ZIPKIN_PORT="${ZIPKIN_PORT:-9411}"
+# The apps', sidecars' and Zipkin's ports default to those of dapr.yaml.
+while read -r var port; do printf -v "$var" '%s' "${!var:-$port}"; done < <(local_run_file --ports)
 SENTRY_PORT="${SENTRY_PORT:-50003}"
 SENTRY_HEALTH_PORT="${SENTRY_HEALTH_PORT:-8082}"
 RUN_DIR="${LOCAL_RUN_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/dapr-tracing-demo/local}"
@@ -231,6 +224,8 @@ APP_API_TOKEN=$(random_hex 32)
 register_secret "$DAPR_API_TOKEN"
 register_secret "$APP_API_TOKEN"
 # daprd_args APP_ID APP_PORT HTTP GRPC METRICS: a sidecar that listens on loopback only and talks mTLS.
+# Not `dapr run -f` on dapr.yaml: the CLI points daprd at a Sentry on localhost:50001 only (no free port),
+# cannot bind internal gRPC and metrics to loopback, and `dapr stop -f` fails on sidecars with an API token.
 daprd_args() {
   printf '%s\n' --app-id "$1" --app-port "$2" --app-protocol http --app-channel-address 127.0.0.1 \
     --dapr-http-port "$3" --dapr-grpc-port "$4" --metrics-port "$5" \

@@ -236,6 +236,7 @@ final class DaprStack implements AutoCloseable {
 		this.trustAnchors = Files.readString(credentials.resolve("ca.crt"));
 	}
 
+	/** Not dapr.yaml: these sidecars use the cluster's Configuration, OTLP, a Sentry on a free port and an intruder. */
 	private ManagedProcess startSidecar(Node node) {
 		List<String> command = new ArrayList<>(List.of(requiredFile("e2e.daprd").toString(), "--app-id", node.appId,
 				"--dapr-http-port", String.valueOf(node.httpPort), "--dapr-grpc-port", String.valueOf(node.grpcPort),
