@@ -252,7 +252,8 @@ secondLocalUpAfterDownWorks() {
 }
 
 refusesToStartWhenAPortIsTaken() {
-  python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(300)' \
+  # SO_REUSEADDR: the stack stopped just before may leave connections on the port in TIME_WAIT.
+  python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(300)' \
     "$GREETER_DAPR_HTTP_PORT" &
   BLOCKER_PID=$!
   local deadline=$((SECONDS + 10))
@@ -309,7 +310,7 @@ EOF
 # default action: comms answers its fallback.
 CLI_PID=""
 runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
-  local dapr dir="$LOCAL_RUN_DIR-file" answer url deadline=$((SECONDS + 120))
+  local dapr dir="$LOCAL_RUN_DIR-file" answer url port deadline=$((SECONDS + 120))
   dapr=$("$SCRIPTS/daprd.sh" dapr 2>"$WORK/dapr-cli.err") || { show "$WORK/dapr-cli.err"; fail "daprd.sh dapr failed"; return 1; }
   # The CLI runs DAPR_RUNTIME_PATH/.dapr/bin/daprd.
   mkdir -p "$dir/.dapr/bin"
@@ -333,8 +334,8 @@ runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
   while alive "$CLI_PID" && ((SECONDS < deadline)); do sleep 0.2; done
   ! alive "$CLI_PID" || { show "$dir/stop.out"; fail "dapr run -f still runs after dapr stop -f"; return 1; }
   # The CLI does not wait for the apps it signalled: give them their graceful shutdown.
-  for url in "${STACK_PORTS[@]}"; do
-    while port_in_use "$url" && ((SECONDS < deadline)); do sleep 0.2; done
+  for port in "${STACK_PORTS[@]}"; do
+    while port_in_use "$port" && ((SECONDS < deadline)); do sleep 0.2; done
   done
   nothing_running || return 1
   [[ "$answer" == *'"fallback":true'* ]] || fail "comms did not answer its fallback" || return 1
