@@ -1,7 +1,6 @@
 package com.example.comms.e2e;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -13,6 +12,9 @@ import java.util.LinkedHashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 
 import org.yaml.snakeyaml.Yaml;
 
@@ -321,16 +323,28 @@ final class DaprStack implements AutoCloseable {
 		return HexFormat.of().formatHex(bytes);
 	}
 
-	/** A free loopback port: nothing listens on it now. */
-	static int freePort() {
-		try (ServerSocket socket = new ServerSocket()) {
-			socket.setReuseAddress(false);
-			socket.bind(new InetSocketAddress("127.0.0.1", 0));
-			return socket.getLocalPort();
-		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
-		}
-	}
+	/** Ports this JVM handed out: never the same one twice. */
+	private static final Set<Integer> handedOut = ConcurrentHashMap.newKeySet();
 
+	/**
+	 * A loopback port nothing listens on now, below Linux's ephemeral range (32768-60999), so no
+	 * outgoing connection is given it before its server binds it, as scripts/lib.sh picks them.
+	 */
+	static int freePort() {
+		for (int attempt = 0; attempt < 1000; attempt++) {
+			int port = 20000 + ThreadLocalRandom.current().nextInt(12000);
+			if (!handedOut.add(port)) {
+				continue;
+			}
+			try (ServerSocket socket = new ServerSocket()) {
+				socket.setReuseAddress(false);
+				socket.bind(new InetSocketAddress("127.0.0.1", port));
+				return port;
+			}
+			catch (IOException taken) {
+				// Something listens there: another one.
+			}
+		}
+		throw new IllegalStateException("no free loopback port between 20000 and 32000");
+	}
 }
