@@ -309,6 +309,13 @@ EOF
 # no mTLS identity and greeter's, which admits only comms by its identity, blocks the call by its
 # default action: comms answers its fallback.
 CLI_PID=""
+# stop_run_file : what `dapr run -f` started (its own session), whatever state it is in, so no later test inherits it.
+stop_run_file() {
+  kill -TERM -- "-$CLI_PID" 2>/dev/null && sleep 5
+  kill -KILL -- "-$CLI_PID" 2>/dev/null
+  CLI_PID=""
+}
+
 runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
   local dapr dir="$LOCAL_RUN_DIR-file" answer url port deadline=$((SECONDS + 120))
   dapr=$("$SCRIPTS/daprd.sh" dapr 2>"$WORK/dapr-cli.err") || { show "$WORK/dapr-cli.err"; fail "daprd.sh dapr failed"; return 1; }
@@ -322,7 +329,13 @@ runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
   for url in "http://127.0.0.1:$GREETER_PORT/actuator/health/readiness" "http://127.0.0.1:$GREETER_DAPR_HTTP_PORT/v1.0/healthz" \
     "http://127.0.0.1:$COMMS_PORT/actuator/health/readiness" "http://127.0.0.1:$COMMS_DAPR_HTTP_PORT/v1.0/healthz"; do
     until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-      if ((SECONDS >= deadline)) || ! alive "$CLI_PID"; then show "$dir/run.out"; fail "not up within 120s: $url"; break 2; fi
+      if ((SECONDS >= deadline)) || ! alive "$CLI_PID"; then
+        show "$dir/run.out"
+        ps -o pid=,args= -g "$CLI_PID" >&2
+        stop_run_file
+        fail "not up within 120s: $url"
+        return 1
+      fi
       sleep 0.5
     done
   done
@@ -332,7 +345,7 @@ runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
   "$dapr" stop -f "$dir/dapr.yaml" >"$dir/stop.out" 2>&1 || { show "$dir/stop.out"; fail "dapr stop -f failed"; }
   deadline=$((SECONDS + 30))
   while alive "$CLI_PID" && ((SECONDS < deadline)); do sleep 0.2; done
-  ! alive "$CLI_PID" || { show "$dir/stop.out"; fail "dapr run -f still runs after dapr stop -f"; return 1; }
+  ! alive "$CLI_PID" || { show "$dir/stop.out"; stop_run_file; fail "dapr run -f still runs after dapr stop -f"; return 1; }
   # The CLI does not wait for the apps it signalled: give them their graceful shutdown.
   for port in "${STACK_PORTS[@]}"; do
     while port_in_use "$port" && ((SECONDS < deadline)); do sleep 0.2; done

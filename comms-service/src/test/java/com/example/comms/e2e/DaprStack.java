@@ -259,9 +259,9 @@ final class DaprStack implements AutoCloseable {
 	}
 
 	/**
-	 * The Kubernetes Configuration (kubernetes/base/dapr-config.yaml), as deployed, with two local
-	 * changes: the OTLP endpoint is the test's instead of the node's Datadog Agent, and
-	 * app ids resolve through a SQLite file, since mDNS needs multicast.
+	 * The Kubernetes Configuration (kubernetes/base/dapr-config.yaml), as deployed, with three local
+	 * changes: the OTLP endpoint is the test's instead of the node's Datadog Agent, app ids resolve
+	 * through a SQLite file, since mDNS needs multicast, and hot reload is off.
 	 */
 	@SuppressWarnings("unchecked")
 	private Path writeConfig(Path dir) throws IOException {
@@ -274,6 +274,8 @@ final class DaprStack implements AutoCloseable {
 		otel.put("endpointAddress", this.otlpHostPort);
 		spec.put("nameResolution", Map.of("component", "sqlite", "version", "v1", "configuration",
 				Map.of("connectionString", dir.resolve("nameresolution.db").toString())));
+		// As scripts/local/config.yaml: no hot reload of the fixed resource files, which restarts a sidecar.
+		spec.put("features", List.of(Map.of("name", "HotReload", "enabled", false)));
 		return Files.writeString(dir.resolve("config.yaml"), yaml.dump(configuration));
 	}
 
