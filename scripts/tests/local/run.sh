@@ -317,7 +317,7 @@ stop_run_file() {
 }
 
 runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
-  local dapr dir="$LOCAL_RUN_DIR-file" answer url port deadline=$((SECONDS + 120))
+  local dapr dir="$LOCAL_RUN_DIR-file" answer url port deadline
   dapr=$("$SCRIPTS/daprd.sh" dapr 2>"$WORK/dapr-cli.err") || { show "$WORK/dapr-cli.err"; fail "daprd.sh dapr failed"; return 1; }
   # The CLI runs DAPR_RUNTIME_PATH/.dapr/bin/daprd.
   mkdir -p "$dir/.dapr/bin"
@@ -326,6 +326,8 @@ runFileRunsBothAppsWithSidecarsAndDaprStopStopsThem() {
   local_run_file "$dir/config.yaml" >"$dir/dapr.yaml" || fail "cannot derive the run file" || return 1
   (cd "$dir" && APP_API_TOKEN=$(random_hex 32) DAPR_RUNTIME_PATH="$dir" exec setsid "$dapr" run -f "$dir/dapr.yaml" </dev/null >"$dir/run.out" 2>&1) &
   CLI_PID=$!
+  # From here: the CLI's first build above may take minutes.
+  deadline=$((SECONDS + 120))
   for url in "http://127.0.0.1:$GREETER_PORT/actuator/health/readiness" "http://127.0.0.1:$GREETER_DAPR_HTTP_PORT/v1.0/healthz" \
     "http://127.0.0.1:$COMMS_PORT/actuator/health/readiness" "http://127.0.0.1:$COMMS_DAPR_HTTP_PORT/v1.0/healthz"; do
     until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
