@@ -197,10 +197,7 @@ class CollectorPipelineIT {
 	 */
 	private static List<String> errorTraceWhole(List<ReceivedSpan> trace, Greeting sent) {
 		List<String> missing = new ArrayList<>();
-		Optional<ReceivedSpan> comms = trace.stream()
-			.filter(app("comms", SpanKind.SPAN_KIND_SERVER))
-			.filter(span -> span.parentSpanId().equals(sent.callerSpanId()))
-			.findFirst();
+		Optional<ReceivedSpan> comms = commsSpan(trace, sent);
 		if (comms.isEmpty() || comms.get().status() != StatusCode.STATUS_CODE_ERROR) {
 			missing.add("comms app SERVER span with status ERROR");
 			return missing;
@@ -215,13 +212,18 @@ class CollectorPipelineIT {
 		return missing;
 	}
 
-	/** A routine trace: comms app → comms daprd → greeter daprd → greeter app, and no span whose parent is missing. */
-	private static List<String> routineTraceWhole(List<ReceivedSpan> trace, Greeting sent) {
-		List<String> missing = new ArrayList<>();
-		Optional<ReceivedSpan> comms = trace.stream()
+	/** comms' SERVER span of the request: the child of the caller's span. */
+	private static Optional<ReceivedSpan> commsSpan(List<ReceivedSpan> trace, Greeting sent) {
+		return trace.stream()
 			.filter(app("comms", SpanKind.SPAN_KIND_SERVER))
 			.filter(span -> span.parentSpanId().equals(sent.callerSpanId()))
 			.findFirst();
+	}
+
+	/** A routine trace: comms app → comms daprd → greeter daprd → greeter app, and no span whose parent is missing. */
+	private static List<String> routineTraceWhole(List<ReceivedSpan> trace, Greeting sent) {
+		List<String> missing = new ArrayList<>();
+		Optional<ReceivedSpan> comms = commsSpan(trace, sent);
 		Optional<ReceivedSpan> commsSidecar = comms.flatMap(span -> childOf(trace, span, daprd("comms")));
 		Optional<ReceivedSpan> greeterSidecar = commsSidecar.flatMap(span -> childOf(trace, span, daprd("greeter")));
 		Optional<ReceivedSpan> greeter = greeterSidecar
