@@ -6,47 +6,38 @@ set -euo pipefail
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  cat <<'EOF_USAGE'
+  cat <<'EOF'
 Usage: scripts/build-images.sh [--dry-run] [-h|--help]
 
-Builds and pushes $IMAGE_REGISTRY/comms-service:$IMAGE_TAG and $IMAGE_REGISTRY/greeter-service:$IMAGE_TAG
-(multi-arch: linux/arm64 for the Graviton nodes, linux/amd64) by running
+Builds and pushes $IMAGE_REGISTRY/{comms,greeter}-service:$IMAGE_TAG for linux/arm64 and amd64:
   ./mvnw -B -pl comms-service,greeter-service -am package jib:build -DskipTests \
     -Dimage.registry=$IMAGE_REGISTRY -Dimage.tag=$IMAGE_TAG
 Takes 2-4 minutes (the first run also downloads Maven and the dependencies).
 
 Required environment:
-  IMAGE_REGISTRY  registry and namespace, lowercase, no scheme: ghcr.io/you, docker.io/you, or
-                  123456789012.dkr.ecr.us-west-2.amazonaws.com (create the two ECR repositories first)
-  IMAGE_TAG       e.g. 0.1.0 (use a new tag per build: nodes cache images by tag); 1-63 letters,
-                  digits, _ . -, starting and ending with a letter or digit (it is also a label value)
+  IMAGE_REGISTRY  lowercase, no scheme: ghcr.io/you, or 123456789012.dkr.ecr.us-west-2.amazonaws.com
+                  (create the two ECR repositories first)
+  IMAGE_TAG       e.g. 0.1.0, new for each build (nodes cache images by tag); 1-63 letters, digits,
+                  _ . -, starting and ending with a letter or digit (it is also a label value)
 
-Jib pushes with the credentials of your Docker config (~/.docker/config.json and its credential
-helpers); log in first, e.g.
-  echo "$GITHUB_TOKEN" | docker login ghcr.io -u YOU --password-stdin
-  aws ecr get-login-password --region us-west-2 | docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-west-2.amazonaws.com
+Jib pushes with the credentials of your Docker config: docker login to the registry first.
 
 Options:
   --dry-run   print the command without running it
   -h, --help  show this help
-EOF_USAGE
+EOF
 }
 
 parse_dry_run_args "$@"
-
 need_tools java
 need_env IMAGE_REGISTRY "registry and namespace to push to, e.g. ghcr.io/you"
 need_env IMAGE_TAG "the image tag, e.g. 0.1.0"
-[[ "$IMAGE_REGISTRY" != *://* ]] || die "IMAGE_REGISTRY takes no scheme: ghcr.io/you, not https://ghcr.io/you"
-[[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ ]] ||
-  die "IMAGE_REGISTRY must be lowercase letters, digits and . _ - : / (registries reject upper case), got: $IMAGE_REGISTRY"
+# Registries reject upper case; a scheme would become part of the image name.
+[[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ && "$IMAGE_REGISTRY" != *://* ]] ||
+  die "IMAGE_REGISTRY must be a lowercase registry/namespace without a scheme, e.g. ghcr.io/you, got: $IMAGE_REGISTRY"
 need_image_tag IMAGE_TAG
 
 cd "$REPO_ROOT"
-[[ -x ./mvnw ]] || die "./mvnw not found or not executable in $REPO_ROOT"
-
 run ./mvnw -B -pl comms-service,greeter-service -am package jib:build -DskipTests \
   "-Dimage.registry=$IMAGE_REGISTRY" "-Dimage.tag=$IMAGE_TAG"
-
-is_dry_run || log "pushed $IMAGE_REGISTRY/comms-service:$IMAGE_TAG and $IMAGE_REGISTRY/greeter-service:$IMAGE_TAG
-    deploy them with: IMAGE_REGISTRY=$IMAGE_REGISTRY IMAGE_TAG=$IMAGE_TAG scripts/deploy.sh"
+is_dry_run || log "pushed; deploy them with: IMAGE_REGISTRY=$IMAGE_REGISTRY IMAGE_TAG=$IMAGE_TAG scripts/deploy.sh"

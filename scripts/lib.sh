@@ -1,25 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for the scripts in this folder. Source it, never run it:
-#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-#
-# What it gives a script:
-#   log/info/warn/die        messages on stderr (die exits 1); registered secrets are masked
-#   need_tools T...          fail fast, naming every missing tool and where to get it
-#   need_env VAR "hint"      fail fast when a required variable is unset or empty (never prints its value)
-#   need_image_tag VAR       fail fast unless VAR is an image tag that is also a Kubernetes label value
-#   load_versions            source scripts/versions.env after checking it holds only KEY=value lines
-#   run CMD...               print the command, then run it, unless DRY_RUN=1 (then only print it)
-#   run_shown "TEXT" FN...   the same for a pipeline wrapped in a function FN; TEXT is what is printed
-#   note TEXT                a "# ..." line in the printed plan (why a command may be skipped, etc.)
-#   step "TITLE" "TIME"      a numbered step header saying how long the step typically takes
-#   confirm "QUESTION"       yes/no prompt; ASSUME_YES=1 answers yes; no terminal and no --yes refuses
-#   make_temp_dir VAR        a private temp dir in $VAR, removed when the script exits
-#   register_secret VALUE    mask VALUE wherever these helpers print
-#   free_ports N             N free loopback ports (port_in_use PORT: is one taken)
-#   use_free_local_up_ports  export free ports for all of local-up.sh's port variables (LOCAL_UP_PORTS)
-#   random_hex BYTES         BYTES random bytes from the kernel, in hex (tokens, trace ids)
-#   alive PID, ours PID DIR  a live process; one that local-up started for run dir DIR
-# On exit with an error during a step it says which step stopped, so nothing fails half-way silently.
+# Shared helpers for the scripts in this folder; source it, never run it. Messages go to stderr with
+# registered secrets masked, and a failure during a step names the step, so nothing fails half-way silently.
 
 if [[ -n "${_LIB_SH_LOADED:-}" ]]; then
   return 0
@@ -170,6 +151,11 @@ run_shown() {
 }
 
 note() { _print_plan "  # $*"; }
+
+# when "CONDITION" TEST... : runs TEST and says when it skips; a dry run only notes the condition.
+when() {
+  if is_dry_run; then note "only if $1"; elif "${@:2}"; then return 0; else info "skipped: not the case that $1"; return 1; fi
+}
 
 # step "TITLE" "TYPICAL TIME": headers read [n/N] after steps_total N, else [n].
 steps_total() { _STEP_TOTAL=$1; }

@@ -5,69 +5,39 @@
 # shellcheck source=testlib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
 
-test_help_needs_no_tool_and_prints_usage() {
-  sandbox_path
-  capture "$SCRIPTS/port-forward.sh" --help
-  assert_status 0 "$RC"
-  assert_eq "Usage: scripts/port-forward.sh [--dry-run] [-h|--help]" "$(head -n1 <<<"$OUT")" "first line"
-}
+test_help_and_unknown_argument() { check_cli port-forward.sh "[--dry-run] [-h|--help]" kubectl; }
 
-test_dry_run_forwards_8080_by_default() {
+test_forwards_8080_by_default_or_local_port() {
   sandbox_path kubectl
   capture "$SCRIPTS/port-forward.sh" --dry-run
   assert_status 0 "$RC"
   assert_contains "$OUT" "+ kubectl port-forward -n dapr-services svc/comms-service 8080:80"
   assert_eq "" "$(calls)" "tool calls during the dry run"
+  echo 'exit 0' >"$TEST_TMP/stub-kubectl.sh"
+  capture env LOCAL_PORT=18081 "$SCRIPTS/port-forward.sh"
+  assert_status 0 "$RC"
+  assert_eq "kubectl port-forward -n dapr-services svc/comms-service 18081:80" "$(calls)" "kubectl calls"
 }
 
-test_dry_run_honours_local_port() {
-  sandbox_path kubectl
-  capture env LOCAL_PORT=18080 "$SCRIPTS/port-forward.sh" --dry-run
-  assert_contains "$OUT" "svc/comms-service 18080:80"
-}
-
-test_rejects_a_local_port_that_is_not_a_port() {
+test_refuses_a_local_port_that_is_not_a_port_or_no_kubectl() {
+  local p
+  sandbox_path
+  refuses "missing required tool(s): kubectl" "$SCRIPTS/port-forward.sh"
   sandbox_path kubectl
   for p in abc 0 70000; do
-    capture env LOCAL_PORT="$p" "$SCRIPTS/port-forward.sh" --dry-run
-    assert_failed "$RC"
-    assert_contains "$ERR" "LOCAL_PORT must be a port number"
+    refuses "LOCAL_PORT must be a port number" env LOCAL_PORT="$p" "$SCRIPTS/port-forward.sh"
   done
 }
 
-test_fails_fast_without_kubectl() {
-  sandbox_path
-  capture "$SCRIPTS/port-forward.sh"
-  assert_failed "$RC"
-  assert_contains "$ERR" "missing required tool(s): kubectl"
-}
-
 test_says_what_to_do_when_the_service_is_missing() {
-  sandbox_path kubectl
-  cat >"$TEST_TMP/stub-kubectl.sh" <<'STUB'
-case "$1 $2" in
-  "get service") echo 'Error from server (NotFound): services "comms-service" not found' >&2; exit 1 ;;
-  "config current-context") echo "arn:aws:eks:us-west-2:123456789012:cluster/dapr-demo"; exit 0 ;;
-esac
-STUB
+  local text
+  no_service comms-service
   capture "$SCRIPTS/port-forward.sh"
   assert_failed "$RC"
-  assert_contains "$ERR" "service comms-service not found in namespace dapr-services"
-  assert_contains "$ERR" "cluster/dapr-demo"
-  assert_contains "$ERR" "scripts/deploy.sh"
-  assert_not_contains "$(calls)" "port-forward" "kubectl calls"
-}
-
-test_forwards_when_the_service_exists() {
-  sandbox_path kubectl
-  cat >"$TEST_TMP/stub-kubectl.sh" <<'STUB'
-exit 0
-STUB
-  capture env LOCAL_PORT=18081 "$SCRIPTS/port-forward.sh"
-  assert_status 0 "$RC"
-  assert_in_order "$(calls)" \
-    "kubectl get service comms-service -n dapr-services" \
-    "kubectl port-forward -n dapr-services svc/comms-service 18081:80"
+  for text in 'services "comms-service" not found' cluster/dapr-demo "Deploy first with scripts/deploy.sh" \
+    "aws eks update-kubeconfig --name dapr-demo --region us-west-2"; do
+    assert_contains "$ERR" "$text"
+  done
 }
 
 run_tests

@@ -1,9 +1,8 @@
 # shellcheck shell=bash
-# A small harness for the bash tests of scripts/. A test file defines functions named test_*,
-# sources this file, and ends with `run_tests`. Each test runs in a subshell, in its own temp dir
-# ($TEST_TMP), with `set -e`: any failed assertion or command fails that test only.
-# Results: one "ok"/"FAIL" line per test; with TEST_RESULTS=FILE set (scripts/lint.sh does) they are
-# also appended there as "pass NAME"/"fail NAME", otherwise the file ends with "N passed, N failed".
+# The harness of the bash tests of scripts/: a test file defines functions test_*, sources this file
+# and ends with `run_tests`. Each test runs with `set -e` in a subshell, in its own temp dir $TEST_TMP.
+# One "ok"/"FAIL" line per test, then "N passed, N failed"; with TEST_RESULTS=FILE (scripts/lint.sh
+# sets it) "pass NAME"/"fail NAME" lines are appended there instead of the count.
 
 set -uo pipefail
 
@@ -13,72 +12,34 @@ set -uo pipefail
   TESTS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
   REPO_ROOT=$(cd -- "$TESTS_DIR/../.." && pwd)
   SCRIPTS="$REPO_ROOT/scripts"
-  TEST_TMP=""
-  CALLS=""
-  OUT=""
-  ERR=""
-  RC=0
-}
-
-fail() {
-  printf '      %s\n' "$@" >&2
-  exit 1
-}
-
-assert_eq() { # EXPECTED ACTUAL [WHAT]
-  [[ "$1" == "$2" ]] || fail "${3:-value}: expected [$1], got [$2]"
-}
-
-assert_contains() { # TEXT NEEDLE [WHAT]
-  [[ "$1" == *"$2"* ]] || fail "${3:-output} does not contain: $2" "--- it was:" "$1"
-}
-
-assert_not_contains() { # TEXT NEEDLE [WHAT]
-  [[ "$1" != *"$2"* ]] || fail "${3:-output} contains what it must not: $2"
-}
-
-assert_status() { # EXPECTED ACTUAL
-  [[ "$1" == "$2" ]] || fail "exit status: expected $1, got $2" "--- stdout:" "${OUT:-}" "--- stderr:" "${ERR:-}"
-}
-
-assert_failed() { # STATUS
-  [[ "$1" != 0 ]] || fail "expected a non-zero exit status, got 0" "--- stdout:" "${OUT:-}"
-}
-
-# assert_in_order TEXT NEEDLE... : each needle is found on a line after the previous needle's line.
-assert_in_order() {
-  local text=$1 needle line_no=0 n found
-  shift
-  for needle in "$@"; do
-    found=0
-    n=0
-    while IFS= read -r line; do
-      n=$((n + 1))
-      if ((n > line_no)) && [[ "$line" == *"$needle"* ]]; then
-        line_no=$n
-        found=1
-        break
-      fi
-    done <<<"$text"
-    ((found)) || fail "not found after line $line_no: $needle" "--- in:" "$text"
-  done
-}
-
-# Image tags at the edges of lib.sh's need_image_tag (valid image tag and Kubernetes label value):
-# 63 characters is the most a label value takes, and it starts and ends with a letter or digit.
-# shellcheck disable=SC2034 # used by the test files that source this one
-{
+  TEST_TMP="" CALLS="" OUT="" ERR="" RC=0 SANDBOX_PATH=""
+  # Image tags at the edges of lib.sh's need_image_tag (an image tag that is also a label value).
   TAG_63=$(printf 'a%.0s' {1..63})
   GOOD_TAGS=(0.1.0 v1.0.0 latest 1 Release_2.0-rc.1 "$TAG_63")
   BAD_TAGS=("" "${TAG_63}b" 1.0- 1.0. 1.0_ .1 -1 _1 "1 0" " 1" "1 " a/b a:b)
 }
 
-ENV_BIN=$(command -v env)
-SANDBOX_PATH=""
+fail() { printf '      %s\n' "$@" >&2; exit 1; }
+assert_eq() { [[ "$1" == "$2" ]] || fail "${3:-value}: expected [$1], got [$2]"; } # EXPECTED ACTUAL [WHAT]
+assert_contains() { [[ "$1" == *"$2"* ]] || fail "${3:-output} does not contain: $2" "--- it was:" "$1"; }
+assert_not_contains() { [[ "$1" != *"$2"* ]] || fail "${3:-output} contains what it must not: $2"; }
+assert_status() { [[ "$1" == "$2" ]] || fail "exit status: expected $1, got $2" "--- stdout:" "$OUT" "--- stderr:" "$ERR"; }
+assert_failed() { [[ "$1" != 0 ]] || fail "expected a non-zero exit status, got 0" "--- stdout:" "$OUT"; }
+
+# assert_in_order TEXT NEEDLE... : each needle is found on a line after the previous needle's line.
+assert_in_order() {
+  local text=$1 rest=$1 needle
+  shift
+  for needle in "$@"; do
+    [[ "$rest" == *"$needle"* ]] || fail "not found after the previous needle: $needle" "--- in:" "$text"
+    rest=${rest#*"$needle"}
+    if [[ "$rest" == *$'\n'* ]]; then rest=${rest#*$'\n'}; else rest=""; fi
+  done
+}
 
 # capture CMD... : runs CMD (with the sandbox PATH, if sandbox_path was called), stdout in $OUT,
 # stderr in $ERR, exit status in $RC. Never fails. Stdin is empty: no terminal to prompt on.
-# shellcheck disable=SC2034 # OUT, ERR and RC are read by the tests
+ENV_BIN=$(command -v env)
 capture() {
   RC=0
   "$ENV_BIN" PATH="${SANDBOX_PATH:-$PATH}" "$@" >"$TEST_TMP/.out" 2>"$TEST_TMP/.err" </dev/null || RC=$?
@@ -86,28 +47,41 @@ capture() {
   ERR=$(cat "$TEST_TMP/.err")
 }
 
-# Utilities the scripts may use; a sandbox PATH holds only these plus the stubs a test asks for,
-# so that a test can take a tool away even when the machine has it.
-BASE_UTILITIES=(bash env sh cat mktemp rm rmdir mkdir dirname basename awk sed grep tr sort head tail
-  cut wc sleep chmod cp mv ls tee date uname id readlink od)
+# refuses "ERROR" CMD... : CMD fails saying ERROR, before it prints a plan line or calls a tool.
+refuses() {
+  capture "${@:2}"
+  assert_failed "$RC"
+  assert_contains "$ERR" "$1" "stderr"
+  ! grep -q '^+ ' <<<"$OUT"$'\n'"$ERR" || fail "it printed a plan:" "$OUT$ERR"
+  assert_eq "" "$(calls)" "tool calls"
+}
 
-# sandbox_path [STUB...] : makes capture run with PATH=$TEST_TMP/bin, holding the base utilities and a stub for each
-# STUB. A stub records "NAME ARGS" in $CALLS and exits 97, unless $TEST_TMP/stub-NAME.sh exists:
-# then it sources that file (which decides output and status).
+# check_cli SCRIPT "OPTIONS" [STUB...] : --help prints "Usage: scripts/SCRIPT OPTIONS" first, with no
+# tool at hand, and an unknown argument is refused by name before any tool is called.
+check_cli() {
+  sandbox_path
+  capture "$SCRIPTS/$1" --help
+  assert_status 0 "$RC"
+  assert_eq "Usage: scripts/$1 $2" "$(head -n1 <<<"$OUT")" "first line of --help"
+  sandbox_path "${@:3}"
+  refuses "unknown argument: --bogus" "$SCRIPTS/$1" --bogus
+}
+
+# sandbox_path [STUB...] : capture then runs with PATH=$TEST_TMP/bin: only the utilities the scripts
+# may use (so a test can take a tool away even when the machine has it), and a stub for each STUB that
+# records "NAME ARGS" in $CALLS, then sources $TEST_TMP/stub-NAME.sh if there is one, else exits 97.
 sandbox_path() {
   local bin="$TEST_TMP/bin" u real s
   mkdir -p "$bin"
-  for u in "${BASE_UTILITIES[@]}"; do
-    real=$(command -v "$u" 2>/dev/null) || continue
-    [[ "$real" == /* ]] && ln -sf "$real" "$bin/$u"
+  for u in bash env sh cat mktemp rm rmdir mkdir dirname basename awk sed grep tr sort head tail \
+    cut wc sleep chmod cp mv ls tee date uname id readlink od; do
+    real=$(command -v "$u" 2>/dev/null) && [[ "$real" == /* ]] && ln -sf "$real" "$bin/$u"
   done
   for s in "$@"; do
     cat >"$bin/$s" <<EOF
 #!$(command -v bash)
 printf '%s\n' "$s \$*" >>"$CALLS"
-if [[ -f "$TEST_TMP/stub-$s.sh" ]]; then
-  source "$TEST_TMP/stub-$s.sh"
-fi
+[[ ! -f "$TEST_TMP/stub-$s.sh" ]] || source "$TEST_TMP/stub-$s.sh"
 exit 97
 EOF
     chmod +x "$bin/$s"
@@ -117,6 +91,15 @@ EOF
 
 # calls : what the stubs were asked to do, or nothing.
 calls() { [[ -f "$CALLS" ]] && cat "$CALLS"; return 0; }
+
+# no_service NAME : a kubectl stub on context .../cluster/dapr-demo whose port-forward finds no Service NAME.
+no_service() {
+  sandbox_path kubectl
+  cat >"$TEST_TMP/stub-kubectl.sh" <<EOF
+[[ "\$1" != port-forward ]] || { echo 'Error from server (NotFound): services "$1" not found' >&2; exit 1; }
+[[ "\$1 \$2" != "config current-context" ]] || { echo arn:aws:eks:us-west-2:123456789012:cluster/dapr-demo; exit 0; }
+EOF
+}
 
 # fake_cloud : stubs of aws, eksctl, kubectl, helm and dapr that answer as the real CLIs do (their
 # arguments, output and exit status) for one AWS account kept as files under $WORLD: log-group and
@@ -137,16 +120,14 @@ for a in "$@"; do [[ "$prev" == -n || "$prev" == --namespace ]] && ns=$a; prev=$
 [[ ! -d "$c" ]] || mkdir -p "$c/ns/default" "$c/release" "$c/applied"
 if [[ -f "$W/fail-once" && "$cmd" == "$(cat "$W/fail-once")"* ]]; then rm "$W/fail-once"; err 1 "interrupted"; fi
 case "$cmd" in
-  kubectl* | "helm "[!r]* | dapr*) [[ "$(cat "$c/status" 2>/dev/null)" == ACTIVE ]] ||
+  kubectl* | helm* | dapr*) [[ "$(cat "$c/status" 2>/dev/null)" == ACTIVE ]] ||
     err 1 "Unable to connect to the server: dial tcp: lookup cluster endpoint: no such host" ;;
 esac
 case "$cmd" in
-  "aws sts get-caller-identity "*) echo 123456789012 ;;
   "aws eks describe-cluster "*) [[ -f "$c/status" ]] ||
     err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeCluster operation: No cluster found for name: $4."
     cat "$c/status" ;;
   "aws eks wait cluster-active "*) echo ACTIVE >"$c/status" ;;
-  "aws eks update-kubeconfig "*) echo "Updated context in ~/.kube/config" ;;
   "aws logs delete-log-group "*) [[ "$(cat "$W/log-group" 2>/dev/null)" == "$4" ]] ||
     err 254 "An error occurred (ResourceNotFoundException) when calling the DeleteLogGroup operation: The specified log group does not exist."
     rm "$W/log-group" ;;
@@ -154,7 +135,6 @@ case "$cmd" in
     mkdir -p "$c" && echo ACTIVE >"$c/status"
     awk '/^metadata:/ { m = 1 } m && /^  name:/ { print "/aws/eks/" $2 "/cluster"; exit }' "$4" >"$W/log-group" ;;
   "eksctl delete cluster "*) [[ -e "$c" ]] || err 1 "Error: ResourceNotFoundException: No cluster found"; rm -rf "$c" ;;
-  "helm repo add "*) echo "\"$3\" has been added to your repositories" ;;
   "helm upgrade --install "*) [[ "$*" == *--create-namespace* ]] && mkdir -p "$c/ns/$ns"
     [[ -d "$c/ns/$ns" ]] || err 1 "Error: create: failed to create: namespaces \"$ns\" not found"
     echo "$*" >"$c/release/$3" ;;
@@ -194,7 +174,9 @@ case "$cmd" in
     [[ "$kind" != DatadogAgent || -f "$c/release/datadog-operator" ]] ||
       err 1 "error: resource mapping not found: no matches for kind \"DatadogAgent\" in version \"datadoghq.com/v2alpha1\""
     if [[ "$1" == apply ]]; then cp "$3" "$c/applied/${3//\//_}"; else rm -f "$c/applied/${3//\//_}"; fi ;;
-  "kubectl get daemonset "*) grep -qs "^kind: DatadogAgent" "$c"/applied/* || err 1 "Error from server (NotFound): daemonsets.apps \"$3\" not found" ;;
+  # The Operator makes the Agent's DaemonSet once a DatadogAgent is applied.
+  "kubectl wait --for=create daemonset/"*) grep -qs "^kind: DatadogAgent" "$c"/applied/* ||
+    err 1 "error: timed out waiting for the condition on daemonsets/${3#*/}" ;;
   "kubectl get crd datadogagents.datadoghq.com"*) [[ -f "$c/release/datadog-operator" ]] || err 1 "Error from server (NotFound): customresourcedefinitions not found" ;;
   "kubectl apply -k "*--selector\ app.kubernetes.io/name=*) echo "${cmd##*=}" >"$c/app-namespace"; mkdir -p "$c/ns/${cmd##*=}" ;;
   "kubectl apply -k "*) [[ -f "$c/app-namespace" ]] || err 1 "Error from server (NotFound): namespaces not found"
@@ -203,9 +185,8 @@ case "$cmd" in
     [[ ! -f "$c/app-namespace" ]] || rm -rf "$c/ns/$(cat "$c/app-namespace")" "$c/app-namespace" ;;
   "kubectl get pvc "*) cat "$c/ns/$ns"/pvc.* 2>/dev/null ;;
   "kubectl delete pvc --all "*) for f in "$c/ns/$ns"/pvc.*; do [[ -f "$f" ]] && rm -f "$W/ebs/$(cat "$f")" "$f"; done ;;
-  "kubectl wait --for=delete pv/"* | "kubectl get pv/"*) v=${cmd#*pv/}
-    [[ ! -e "$W/ebs/${v%% *}" ]] || err 1 "error: timed out waiting for the condition" ;;
-  "kubectl rollout "* | "kubectl wait pods "*) ;;
+  "kubectl wait --for=delete pv/"*) v=${3#pv/}; [[ ! -e "$W/ebs/$v" ]] || err 1 "error: timed out waiting for the condition on persistentvolumes/$v" ;;
+  "aws eks update-kubeconfig "* | "kubectl rollout "* | "kubectl wait pods "*) ;;
   *) err 97 "fake cloud: no answer for: $cmd" ;;
 esac
 exit 0
@@ -216,27 +197,19 @@ EOF
 world() { (cd "$WORLD" && find . | sort && grep -r '' . | sort); }
 
 run_tests() {
-  local file name passed=0 failed=0 out rc
+  local file name passed=0 failed=0 rc result
   file=$(basename -- "${BASH_SOURCE[1]}")
-  for name in $(declare -F | awk '{print $3}' | grep '^test_'); do
+  for name in $(declare -F | awk '$3 ~ /^test_/ {print $3}'); do
     TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/scripts-test.XXXXXX")
-    CALLS="$TEST_TMP/calls.log"
-    SANDBOX_PATH=""
+    CALLS="$TEST_TMP/calls.log" SANDBOX_PATH=""
     export TEST_TMP CALLS
-    (cd "$TEST_TMP" && set -e && "$name") >"$TEST_TMP/.test.log" 2>&1
+    (cd "$TEST_TMP" && set -e && "$name") >"$TEST_TMP/.test.log" 2>&1 # alone: `if` would turn off set -e
     rc=$?
-    out=$(cat "$TEST_TMP/.test.log")
+    if ((rc == 0)); then passed=$((passed + 1)) result=pass; printf 'ok   %s: %s\n' "$file" "$name"
+    else failed=$((failed + 1)) result=fail; printf 'FAIL %s: %s\n%s\n' "$file" "$name" "$(cat "$TEST_TMP/.test.log")"; fi
     rm -rf -- "$TEST_TMP"
-    if ((rc == 0)); then
-      passed=$((passed + 1))
-      printf 'ok   %s: %s\n' "$file" "$name"
-      [[ -n "${TEST_RESULTS:-}" ]] && printf 'pass %s:%s\n' "$file" "$name" >>"$TEST_RESULTS"
-    else
-      failed=$((failed + 1))
-      printf 'FAIL %s: %s\n%s\n' "$file" "$name" "$out"
-      [[ -n "${TEST_RESULTS:-}" ]] && printf 'fail %s:%s\n' "$file" "$name" >>"$TEST_RESULTS"
-    fi
+    [[ -z "${TEST_RESULTS:-}" ]] || printf '%s %s:%s\n' "$result" "$file" "$name" >>"$TEST_RESULTS"
   done
-  [[ -z "${TEST_RESULTS:-}" ]] && printf '%d passed, %d failed\n' "$passed" "$failed"
+  [[ -n "${TEST_RESULTS:-}" ]] || printf '%d passed, %d failed\n' "$passed" "$failed"
   ((failed == 0))
 }

@@ -17,47 +17,33 @@ test_every_action_is_pinned_to_a_commit_sha_with_its_version() {
   ((n > 0)) || fail "no action found in $WORKFLOWS"
 }
 
-test_every_workflow_starts_with_no_permissions() {
-  local wf
+# No permission by default, packages: write in the image job only, and no checkout keeps the token.
+test_every_workflow_has_least_privilege() {
+  local wf name want
   for wf in "$WORKFLOWS"/*.yml; do
-    grep -qxF 'permissions: {}' "$wf" || fail "$(basename "$wf") does not set 'permissions: {}' at the top"
-  done
-}
-
-test_only_the_image_job_can_write_packages() {
-  local wf
-  for wf in "$WORKFLOWS"/*.yml; do
-    if grep -q 'packages: write' "$wf"; then
-      assert_eq images.yml "$(basename "$wf")" "workflow with packages: write"
-    fi
-    if grep -qE ':[[:space:]]*write' "$wf"; then
-      assert_eq "      packages: write" "$(grep -E ':[[:space:]]*write' "$wf")" "write permissions in $(basename "$wf")"
-    fi
-  done
-}
-
-test_checkout_never_keeps_the_token() {
-  local wf
-  for wf in "$WORKFLOWS"/*.yml; do
+    name=$(basename "$wf") want=""
+    [[ "$name" != images.yml ]] || want="      packages: write"
+    grep -qxF 'permissions: {}' "$wf" || fail "$name does not set 'permissions: {}' at the top"
+    assert_eq "$want" "$(grep -E ':[[:space:]]*write' "$wf" || true)" "write permissions in $name"
     assert_eq "$(grep -c 'uses: actions/checkout@' "$wf")" "$(grep -c 'persist-credentials: false' "$wf")" \
-      "checkouts with persist-credentials: false in $(basename "$wf")"
+      "checkouts with persist-credentials: false in $name"
   done
 }
 
-test_ci_runs_the_readme_test_command_on_push_and_pull_request() {
-  local ci="$WORKFLOWS/ci.yml"
-  assert_contains "$(cat "$ci")" "run: scripts/test.sh"
-  assert_contains "$(cat "$ci")" "pull_request:"
-  assert_contains "$(cat "$ci")" "java-version: \"17\""
-  assert_contains "$(cat "$ci")" "distribution: temurin"
-}
-
-test_images_are_built_by_the_documented_script_on_version_tags() {
-  local wf="$WORKFLOWS/images.yml"
-  assert_contains "$(cat "$wf")" 'tags: ["v*"]'
-  assert_contains "$(cat "$wf")" "scripts/build-images.sh"
-  assert_contains "$(cat "$wf")" "--password-stdin"
-  assert_not_contains "$(cat "$wf")" "-Djib.to.auth" "images.yml (credentials on a command line)"
+test_ci_runs_the_readme_test_command_and_images_the_documented_script() {
+  local file text
+  while IFS='|' read -r file text; do
+    assert_contains "$(cat "$WORKFLOWS/$file")" "$text" "$file"
+  done <<'LIST'
+ci.yml|run: scripts/test.sh
+ci.yml|pull_request:
+ci.yml|java-version: "17"
+ci.yml|distribution: temurin
+images.yml|tags: ["v*"]
+images.yml|scripts/build-images.sh
+images.yml|--password-stdin
+LIST
+  assert_not_contains "$(cat "$WORKFLOWS/images.yml")" "-Djib.to.auth" "images.yml (credentials on a command line)"
 }
 
 test_dependabot_watches_maven_actions_and_both_go_modules() {
