@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"regexp"
@@ -9,11 +10,15 @@ import (
 	"strings"
 	"time"
 
+	configv1 "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
+	resiliencyv1 "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 // A Check finds mistakes that no schema can see; it returns one error per mistake.
@@ -52,24 +57,30 @@ const defaultServerPort = "8080" // Spring Boot's default server.port
 
 // appOf returns the AppConfig of a Deployment's app container.
 func (b *Bundle) appOf(d Deployment) *AppConfig {
-	c := d.AppContainer()
-	if c == nil {
-		return nil
-	}
-	if a, ok := b.Apps[imageName(c.Image)]; ok {
-		return a
-	}
-	return &AppConfig{Module: imageName(c.Image), props: map[string]any{}}
+	mod, _ := parseImage(d.AppContainer().Image)
+	return cmp.Or(b.Apps[mod], &AppConfig{Module: mod, props: map[string]any{}})
+}
+
+// property reads a property of a Deployment's app, its container's env first.
+func (b *Bundle) property(d Deployment, key, def string) string {
+	return b.appOf(d).Property(key, d.AppContainer(), def)
 }
 
 // serverPort is the port the app listens on in that container.
 func (b *Bundle) serverPort(d Deployment) (int32, error) {
-	v := b.appOf(d).Property("server.port", d.AppContainer(), defaultServerPort)
+	v := b.property(d, "server.port", defaultServerPort)
 	n, err := strconv.Atoi(v)
 	if err != nil {
 		return 0, fmt.Errorf("deployment %s: server.port %q is not a number", d.Name, v)
 	}
 	return int32(n), nil
+}
+
+func resolvePort(c *corev1.Container, p intstr.IntOrString) int32 {
+	if p.Type == intstr.Int {
+		return p.IntVal
+	}
+	return ContainerPort(c, p.StrVal)
 }
 
 // CheckAppPorts: dapr.io/app-port, the containerPort, server.port and Services' targetPort are one port.
@@ -90,15 +101,17 @@ func CheckAppPorts(b *Bundle) []error {
 			errs = append(errs, fmt.Errorf("deployment %s: containerPort %d but the app listens on server.port %d (%s)", d.Name, got, server, b.appOf(d).Module))
 		}
 		if d.DaprEnabled() {
-			ap := d.Annotation("dapr.io/app-port")
-			if ap != strconv.Itoa(int(server)) {
-				errs = append(errs, fmt.Errorf("deployment %s: dapr.io/app-port %q but the app listens on server.port %d: the sidecar would call a closed port", d.Name, ap, server))
-			}
-			if p := d.Annotation("dapr.io/app-protocol"); p != "" && p != "http" {
-				errs = append(errs, fmt.Errorf("deployment %s: dapr.io/app-protocol %q, but the app serves plain HTTP", d.Name, p))
-			}
+			ap, proto := d.Annotation("dapr.io/app-port"), d.Annotation("dapr.io/app-protocol")
+			errs = append(errs, unmet(d.who(), []requirement{
+				{ap == strconv.Itoa(int(server)), fmt.Sprintf("dapr.io/app-port %q but the app listens on server.port %d: the sidecar would call a closed port", ap, server)},
+				{proto == "" || proto == "http", fmt.Sprintf("dapr.io/app-protocol %q, but the app serves plain HTTP", proto)},
+			})...)
 		}
-		for _, svc := range b.servicesSelecting(d) {
+		for _, svc := range ofKind[corev1.Service](b.App, "Service") {
+			if svc.Namespace != d.Namespace || len(svc.Spec.Selector) == 0 ||
+				!labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+				continue
+			}
 			for _, sp := range svc.Spec.Ports {
 				if resolvePort(c, sp.TargetPort) != server {
 					errs = append(errs, fmt.Errorf("service %s: port %d targets %q, which is not the app's port %d in deployment %s", svc.Name, sp.Port, sp.TargetPort.String(), server, d.Name))
@@ -109,51 +122,30 @@ func CheckAppPorts(b *Bundle) []error {
 	return errs
 }
 
-func resolvePort(c *corev1.Container, p intstr.IntOrString) int32 {
-	if p.Type == intstr.Int {
-		return p.IntVal
-	}
-	return ContainerPort(c, p.StrVal)
+// daprConfigs are the Dapr Configurations of the app manifests.
+func (b *Bundle) daprConfigs() []configv1.Configuration {
+	return slices.DeleteFunc(ofKind[configv1.Configuration](b.App, "Configuration"), func(c configv1.Configuration) bool {
+		return !strings.HasPrefix(c.TypeMeta.APIVersion, "dapr.io/")
+	})
 }
 
-// Service is a rendered Service, typed.
-type Service struct {
-	Obj *Object
-	corev1.Service
-}
-
-func (b *Bundle) services() []Service {
-	var out []Service
-	for i := range b.App {
-		if b.App[i].Kind() != "Service" {
-			continue
-		}
-		var s corev1.Service
-		if err := convert(b.App[i].Map, &s); err != nil {
-			panic(err)
-		}
-		out = append(out, Service{Obj: &b.App[i], Service: s})
-	}
-	return out
-}
-
-func (b *Bundle) servicesSelecting(d Deployment) []Service {
-	var out []Service
-	for _, s := range b.services() {
-		if s.Namespace == d.Namespace && len(s.Spec.Selector) > 0 &&
-			labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
-			out = append(out, s)
+// daprConfig is the Dapr Configuration a Deployment's sidecar loads (dapr.io/config), or nil.
+func (b *Bundle) daprConfig(d Deployment) *configv1.Configuration {
+	for _, c := range b.daprConfigs() {
+		if c.Name == d.Annotation("dapr.io/config") && c.Namespace == d.Namespace {
+			return &c
 		}
 	}
-	return out
+	return nil
 }
+
+func configID(c *configv1.Configuration) string { return id("Configuration", c.Namespace, c.Name) }
 
 // CheckDaprConfigExists: dapr.io/config names a Dapr Configuration in the pod's namespace.
 func CheckDaprConfigExists(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
-		name := d.Annotation("dapr.io/config")
-		if d.DaprEnabled() && name != "" && b.daprConfig(d) == nil {
+		if name := d.Annotation("dapr.io/config"); d.DaprEnabled() && name != "" && b.daprConfig(d) == nil {
 			errs = append(errs, fmt.Errorf("deployment %s: dapr.io/config %q, but there is no Dapr Configuration of that name in namespace %s: the sidecar would not start", d.Name, name, d.Namespace))
 		}
 	}
@@ -168,14 +160,10 @@ func CheckInvokedAppID(b *Bundle) []error {
 		if b.appOf(d).Module != "comms-service" {
 			continue
 		}
-		target := b.appOf(d).Property("comms.greeter.app-id", d.AppContainer(), "greeter")
-		found := false
-		for _, o := range ds {
-			if o.Name != d.Name && o.Namespace == d.Namespace && o.DaprEnabled() && o.Annotation("dapr.io/app-id") == target {
-				found = true
-			}
-		}
-		if !found {
+		target := b.property(d, "comms.greeter.app-id", "greeter")
+		if !slices.ContainsFunc(ds, func(o Deployment) bool {
+			return o.Name != d.Name && o.Namespace == d.Namespace && o.DaprEnabled() && o.Annotation("dapr.io/app-id") == target
+		}) {
 			errs = append(errs, fmt.Errorf("deployment %s invokes Dapr app id %q (comms.greeter.app-id), but no other Dapr-enabled Deployment in %s has that dapr.io/app-id", d.Name, target, d.Namespace))
 		}
 	}
@@ -185,25 +173,25 @@ func CheckInvokedAppID(b *Bundle) []error {
 // servedPaths: the health paths on the server port, from application.yaml's actuator groups (or the contract).
 func (b *Bundle) servedPaths(d Deployment) (paths []string, why string) {
 	a := b.appOf(d)
-	c := d.AppContainer()
+	prop := func(key, def string) string { return b.property(d, key, def) }
 	if a.File == "" {
 		return contractEndpoints, "the README's contract (no application.yaml in " + a.Module + " yet)"
 	}
-	if mp := a.Property("management.server.port", c, ""); mp != "" && mp != a.Property("server.port", c, defaultServerPort) {
+	if mp := prop("management.server.port", ""); mp != "" && mp != prop("server.port", defaultServerPort) {
 		return nil, a.File + ": actuator is on management.server.port " + mp + ", not on the server port"
 	}
-	base := a.Property("management.endpoints.web.base-path", c, "/actuator")
-	include := a.Property("management.endpoints.web.exposure.include", c, "health")
+	base := prop("management.endpoints.web.base-path", "/actuator")
+	include := prop("management.endpoints.web.exposure.include", "health")
 	if include != "*" && !slices.Contains(strings.Split(include, ","), "health") {
 		return nil, a.File + ": the health endpoint is not exposed"
 	}
 	// Probes groups: on when management.endpoint.health.probes.enabled, or on Kubernetes by default.
-	if a.Property("management.endpoint.health.probes.enabled", c, "true") == "true" {
+	if prop("management.endpoint.health.probes.enabled", "true") == "true" {
 		paths = append(paths, base+"/health/liveness", base+"/health/readiness")
 	}
 	for _, g := range []string{"liveness", "readiness"} {
-		if p := a.Property("management.endpoint.health.group."+g+".additional-path", c, ""); strings.HasPrefix(p, "server:") {
-			paths = append(paths, strings.TrimPrefix(p, "server:"))
+		if p, ok := strings.CutPrefix(prop("management.endpoint.health.group."+g+".additional-path", ""), "server:"); ok {
+			paths = append(paths, p)
 		}
 	}
 	return paths, a.File
@@ -216,32 +204,33 @@ func CheckProbePaths(b *Bundle) []error {
 		c := d.AppContainer()
 		served, why := b.servedPaths(d)
 		server, _ := b.serverPort(d)
-		probe := func(kind string, p *corev1.Probe, want ...string) {
-			if p == nil {
-				errs = append(errs, fmt.Errorf("deployment %s: container %s has no %s probe", d.Name, c.Name, kind))
-				return
+		for _, p := range []struct {
+			kind  string
+			probe *corev1.Probe
+			want  []string
+		}{
+			{"startup", c.StartupProbe, []string{"/actuator/health/liveness"}},
+			{"liveness", c.LivenessProbe, []string{"/actuator/health/liveness"}},
+			{"readiness", c.ReadinessProbe, []string{"/actuator/health/readiness", "/health"}},
+		} {
+			switch {
+			case p.probe == nil:
+				errs = append(errs, fmt.Errorf("deployment %s: container %s has no %s probe", d.Name, c.Name, p.kind))
+				continue
+			case p.probe.HTTPGet == nil:
+				errs = append(errs, fmt.Errorf("deployment %s: %s probe is not an HTTP GET", d.Name, p.kind))
+				continue
+			case !slices.Contains(served, p.probe.HTTPGet.Path):
+				errs = append(errs, fmt.Errorf("deployment %s: %s probe calls %s, which the app does not serve (serves %v, per %s)", d.Name, p.kind, p.probe.HTTPGet.Path, served, why))
+			case !slices.Contains(p.want, p.probe.HTTPGet.Path):
+				errs = append(errs, fmt.Errorf("deployment %s: %s probe calls %s; it should call one of %v", d.Name, p.kind, p.probe.HTTPGet.Path, p.want))
 			}
-			if p.HTTPGet == nil {
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe is not an HTTP GET", d.Name, kind))
-				return
-			}
-			if !slices.Contains(served, p.HTTPGet.Path) {
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe calls %s, which the app does not serve (serves %v, per %s)", d.Name, kind, p.HTTPGet.Path, served, why))
-			} else if !slices.Contains(want, p.HTTPGet.Path) {
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe calls %s; it should call one of %v", d.Name, kind, p.HTTPGet.Path, want))
-			}
-			if got := resolvePort(c, p.HTTPGet.Port); got != server {
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe port %s is not the app's port %d", d.Name, kind, p.HTTPGet.Port.String(), server))
+			if got := resolvePort(c, p.probe.HTTPGet.Port); got != server {
+				errs = append(errs, fmt.Errorf("deployment %s: %s probe port %s is not the app's port %d", d.Name, p.kind, p.probe.HTTPGet.Port.String(), server))
 			}
 		}
-		probe("startup", c.StartupProbe, "/actuator/health/liveness")
-		probe("liveness", c.LivenessProbe, "/actuator/health/liveness")
-		probe("readiness", c.ReadinessProbe, "/actuator/health/readiness", "/health")
 		if d.DaprEnabled() && d.Annotation("dapr.io/enable-app-health-check") == "true" {
-			p := d.Annotation("dapr.io/app-health-check-path")
-			if p == "" {
-				p = "/healthz" // Dapr's default
-			}
+			p := cmp.Or(d.Annotation("dapr.io/app-health-check-path"), "/healthz") // Dapr's default
 			if !slices.Contains(served, p) {
 				errs = append(errs, fmt.Errorf("deployment %s: dapr.io/app-health-check-path %s is not served by the app (serves %v, per %s)", d.Name, p, served, why))
 			}
@@ -253,24 +242,17 @@ func CheckProbePaths(b *Bundle) []error {
 // agentService: the Operator's node-local Service for the DatadogAgent, with its OTLP/HTTP (host) port.
 type agentService struct {
 	name, namespace string
-	httpPort        int32 // 0 if OTLP/HTTP is off
-	httpHostPort    int32 // 0 if no host port
+	httpPort        int // 0 if OTLP/HTTP is off
+	httpHostPort    int // 0 if no host port
 	apm             bool
 }
 
-var portSuffix = regexp.MustCompile(`:([0-9]+)$`)
-
 func (b *Bundle) datadogAgent() (*Object, error) {
-	var found []*Object
-	for i := range b.Datadog {
-		if b.Datadog[i].Kind() == "DatadogAgent" {
-			found = append(found, &b.Datadog[i])
-		}
+	agents := slices.DeleteFunc(slices.Clone(b.Datadog), func(o Object) bool { return o.Kind() != "DatadogAgent" })
+	if len(agents) != 1 {
+		return nil, fmt.Errorf("datadog/: want exactly one DatadogAgent, found %d", len(agents))
 	}
-	if len(found) != 1 {
-		return nil, fmt.Errorf("datadog/: want exactly one DatadogAgent, found %d", len(found))
-	}
-	return found[0], nil
+	return &agents[0], nil
 }
 
 func (b *Bundle) agentService() (agentService, error) {
@@ -278,37 +260,31 @@ func (b *Bundle) agentService() (agentService, error) {
 	if err != nil {
 		return agentService{}, err
 	}
-	s := agentService{name: dda.Name() + "-agent", namespace: dda.Namespace()}
-	if o := str(dda.Map, "spec", "global", "localService", "nameOverride"); o != "" {
-		s.name = o
+	s := agentService{
+		name:      cmp.Or(str(dda.Map, "spec", "global", "localService", "nameOverride"), dda.Name()+"-agent"),
+		namespace: dda.Namespace(),
+		apm:       str(dda.Map, "spec", "features", "apm", "enabled") != "false", // the Operator's default: on
 	}
 	if s.namespace == "" {
 		return s, fmt.Errorf("%s: no metadata.namespace: the Operator's Service would land in whatever namespace kubectl defaults to", dda.ID())
 	}
-	// APM is on unless disabled (operator default: true).
-	s.apm = str(dda.Map, "spec", "features", "apm", "enabled") != "false"
-	http := mapAt(dda.Map, "spec", "features", "otlp", "receiver", "protocols", "http")
-	if http == nil || str(http, "enabled") != "true" {
+	http := func(fields ...string) string {
+		return str(dda.Map, append([]string{"spec", "features", "otlp", "receiver", "protocols", "http"}, fields...)...)
+	}
+	if http("enabled") != "true" {
 		return s, nil
 	}
-	endpoint := str(http, "endpoint")
-	if endpoint == "" {
-		endpoint = "0.0.0.0:4318" // the Operator's default
-	}
-	m := portSuffix.FindStringSubmatch(endpoint)
-	if m == nil {
+	endpoint := cmp.Or(http("endpoint"), "0.0.0.0:4318") // the Operator's default
+	_, port, _ := net.SplitHostPort(endpoint)
+	if s.httpPort, err = strconv.Atoi(port); err != nil {
 		return s, fmt.Errorf("%s: OTLP/HTTP endpoint %q has no port", dda.ID(), endpoint)
 	}
-	p, _ := strconv.Atoi(m[1])
-	s.httpPort = int32(p)
 	// Host port: on by default for OTLP in the Operator; its port defaults to the endpoint's.
-	if str(http, "hostPortConfig", "enabled") != "false" {
-		s.httpHostPort = s.httpPort
-		if hp := str(http, "hostPortConfig", "hostPort"); hp != "" && hp != "0" {
-			n, _ := strconv.Atoi(hp)
-			s.httpHostPort = int32(n)
-			s.httpPort = int32(n) // the Operator gives the Service the host port too
+	if http("hostPortConfig", "enabled") != "false" {
+		if hp, _ := strconv.Atoi(http("hostPortConfig", "hostPort")); hp != 0 {
+			s.httpPort = hp // the Operator gives the Service the host port too
 		}
+		s.httpHostPort = s.httpPort
 	}
 	return s, nil
 }
@@ -326,50 +302,37 @@ func CheckSidecarOTLPEndpoint(b *Bundle) []error {
 	if !svc.apm {
 		errs = append(errs, fmt.Errorf("datadog/: APM is disabled in the DatadogAgent: OTLP traces would be dropped"))
 	}
-	configs := 0
-	for _, o := range b.App {
-		if o.Kind() != "Configuration" || !strings.HasPrefix(o.APIVersion(), "dapr.io/") {
+	configs := b.daprConfigs()
+	if len(configs) == 0 {
+		errs = append(errs, fmt.Errorf("kubernetes/: no Dapr Configuration"))
+	}
+	for _, c := range configs {
+		cid, tracing := configID(&c), c.Spec.TracingSpec
+		if tracing == nil || tracing.Otel == nil {
+			errs = append(errs, fmt.Errorf("%s: no spec.tracing.otel exporter", cid))
 			continue
 		}
-		configs++
-		otel := mapAt(o.Map, "spec", "tracing", "otel")
-		if otel == nil {
-			errs = append(errs, fmt.Errorf("%s: no spec.tracing.otel exporter", o.ID()))
-			continue
-		}
-		if p := str(otel, "protocol"); p != "http" {
-			errs = append(errs, fmt.Errorf("%s: otel.protocol %q; the exporter must speak OTLP/HTTP to port %d", o.ID(), p, svc.httpPort))
-		}
-		if s := str(otel, "isSecure"); s != "false" {
-			errs = append(errs, fmt.Errorf("%s: otel.isSecure %q; the Agent's OTLP receiver is plain HTTP", o.ID(), s))
-		}
-		addr := str(otel, "endpointAddress")
-		if strings.Contains(addr, "://") || strings.Contains(addr, "/") {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q must be host:port (daprd passes it to the OTLP exporter as an endpoint, not a URL)", o.ID(), addr))
+		otel, addr := tracing.Otel, tracing.Otel.EndpointAddress
+		errs = append(errs, unmet(cid, []requirement{
+			{otel.Protocol == "http", fmt.Sprintf("otel.protocol %q; the exporter must speak OTLP/HTTP to port %d", otel.Protocol, svc.httpPort)},
+			{!ptr.Deref(otel.IsSecure, true), "otel.isSecure is not false; the Agent's OTLP receiver is plain HTTP"},
+			{tracing.SamplingRate != "" && tracing.SamplingRate != "0", fmt.Sprintf("tracing.samplingRate %q samples nothing", tracing.SamplingRate)},
+		})...)
+		if strings.Contains(addr, "/") {
+			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q must be host:port (daprd passes it to the OTLP exporter as an endpoint, not a URL)", cid, addr))
 			continue
 		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q: %v", o.ID(), addr, err))
+			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q: %v", cid, addr, err))
 			continue
 		}
-		want := []string{
-			svc.name + "." + svc.namespace,
-			svc.name + "." + svc.namespace + ".svc",
-			svc.name + "." + svc.namespace + ".svc.cluster.local",
+		if local := svc.name + "." + svc.namespace; !slices.Contains([]string{local, local + ".svc", local + ".svc.cluster.local"}, host) {
+			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress host %q is not the Datadog Operator's node-local Service %s/%s (from datadog/datadog-agent.yaml)", cid, host, svc.namespace, svc.name))
 		}
-		if !slices.Contains(want, host) {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress host %q is not the Datadog Operator's node-local Service %s/%s (from datadog/datadog-agent.yaml)", o.ID(), host, svc.namespace, svc.name))
+		if port != strconv.Itoa(svc.httpPort) {
+			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress port %s, but the Agent's OTLP/HTTP port is %d", cid, port, svc.httpPort))
 		}
-		if port != strconv.Itoa(int(svc.httpPort)) {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress port %s, but the Agent's OTLP/HTTP port is %d", o.ID(), port, svc.httpPort))
-		}
-		if r := str(o.Map, "spec", "tracing", "samplingRate"); r == "" || r == "0" {
-			errs = append(errs, fmt.Errorf("%s: tracing.samplingRate %q samples nothing", o.ID(), r))
-		}
-	}
-	if configs == 0 {
-		errs = append(errs, fmt.Errorf("kubernetes/: no Dapr Configuration"))
 	}
 	return errs
 }
@@ -386,21 +349,20 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 	for _, d := range b.Deployments() {
 		c := d.AppContainer()
 		v, ok := Env(c, "MANAGEMENT_OTLP_TRACING_ENDPOINT")
-		if !ok {
+		m := hostIPRef.FindStringSubmatch(v)
+		switch {
+		case !ok:
 			errs = append(errs, fmt.Errorf("deployment %s: no MANAGEMENT_OTLP_TRACING_ENDPOINT: the app's own spans would not be exported", d.Name))
 			continue
-		}
-		m := hostIPRef.FindStringSubmatch(v)
-		if m == nil {
+		case m == nil:
 			errs = append(errs, fmt.Errorf("deployment %s: MANAGEMENT_OTLP_TRACING_ENDPOINT %q is not http://$(HOST_IP):<port>/v1/traces", d.Name, v))
 			continue
-		}
-		if !hasFieldRef(c, m[1], "status.hostIP") {
+		case !hasFieldRef(c, m[1], "status.hostIP"):
 			errs = append(errs, fmt.Errorf("deployment %s: %s is not set from the downward API field status.hostIP", d.Name, m[1]))
 		}
 		if svc.httpHostPort == 0 {
 			errs = append(errs, fmt.Errorf("deployment %s sends spans to the node's IP, but the DatadogAgent opens no OTLP/HTTP host port", d.Name))
-		} else if m[2] != strconv.Itoa(int(svc.httpHostPort)) {
+		} else if m[2] != strconv.Itoa(svc.httpHostPort) {
 			errs = append(errs, fmt.Errorf("deployment %s: MANAGEMENT_OTLP_TRACING_ENDPOINT port %s, but the Agent's OTLP/HTTP host port is %d", d.Name, m[2], svc.httpHostPort))
 		}
 	}
@@ -410,30 +372,37 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 // CheckContainerHardening: requests, memory limit, restricted securityContext, no API token, a sized sidecar.
 func CheckContainerHardening(b *Bundle) []error { return hardening(b.Deployments(), 1000) }
 
+// requirement is a rule a manifest must hold to, and the mistake it is when it does not.
+type requirement struct {
+	holds   bool
+	mistake string
+}
+
+// unmet reports each requirement of where that does not hold.
+func unmet(where string, rs []requirement) []error {
+	var errs []error
+	for _, r := range rs {
+		if !r.holds {
+			errs = append(errs, fmt.Errorf("%s: %s", where, r.mistake))
+		}
+	}
+	return errs
+}
+
 // hardening checks workloads whose images run as uid (and gid) uid.
 func hardening(ws []Deployment, uid int64) []error {
 	var errs []error
 	for _, d := range ws {
 		ps := d.Spec.Template.Spec
-		psc := ps.SecurityContext
-		if psc == nil {
-			psc = &corev1.PodSecurityContext{}
-		}
-		if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
-			errs = append(errs, fmt.Errorf("%s: pod securityContext.runAsNonRoot is not true", d.who()))
-		}
-		if psc.RunAsUser == nil || *psc.RunAsUser != uid || psc.RunAsGroup == nil || *psc.RunAsGroup != uid {
-			errs = append(errs, fmt.Errorf("%s: pod securityContext must run as uid/gid %d (the images' user)", d.who(), uid))
-		}
-		podSeccomp := psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault
-		if !podSeccomp {
-			errs = append(errs, fmt.Errorf("%s: pod securityContext.seccompProfile is not RuntimeDefault", d.who()))
-		}
-		if ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
-			errs = append(errs, fmt.Errorf("%s: automountServiceAccountToken is not false: the app needs no Kubernetes API token", d.who()))
-		}
-		for _, c := range append(slices.Clone(ps.InitContainers), ps.Containers...) {
-			errs = append(errs, checkContainer(d.who(), c, ps.Volumes)...)
+		psc := cmp.Or(ps.SecurityContext, &corev1.PodSecurityContext{})
+		errs = append(errs, unmet(d.who(), []requirement{
+			{ptr.Deref(psc.RunAsNonRoot, false), "pod securityContext.runAsNonRoot is not true"},
+			{ptr.Deref(psc.RunAsUser, -1) == uid && ptr.Deref(psc.RunAsGroup, -1) == uid, fmt.Sprintf("pod securityContext must run as uid/gid %d (the images' user)", uid)},
+			{psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault, "pod securityContext.seccompProfile is not RuntimeDefault"},
+			{!ptr.Deref(ps.AutomountServiceAccountToken, true), "automountServiceAccountToken is not false: the app needs no Kubernetes API token"},
+		})...)
+		for _, c := range allContainers(ps) {
+			errs = append(errs, checkContainer(fmt.Sprintf("%s container %s", d.who(), c.Name), c, ps.Volumes)...)
 		}
 		if d.DaprEnabled() {
 			errs = append(errs, checkSidecarResources(d)...)
@@ -442,67 +411,37 @@ func hardening(ws []Deployment, uid int64) []error {
 	return errs
 }
 
-func checkContainer(who string, c corev1.Container, vols []corev1.Volume) []error {
-	var errs []error
-	where := fmt.Sprintf("%s container %s", who, c.Name)
-	req, lim := c.Resources.Requests, c.Resources.Limits
+func checkContainer(where string, c corev1.Container, vols []corev1.Volume) []error {
+	var rs []requirement
 	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		if _, ok := req[r]; !ok {
-			errs = append(errs, fmt.Errorf("%s: no %s request", where, r))
-		}
-	}
-	if m, ok := lim[corev1.ResourceMemory]; !ok {
-		errs = append(errs, fmt.Errorf("%s: no memory limit", where))
-	} else if r, ok := req[corev1.ResourceMemory]; ok && r.Cmp(m) > 0 {
-		errs = append(errs, fmt.Errorf("%s: memory request %s above its limit %s", where, r.String(), m.String()))
-	}
-	if l, ok := lim[corev1.ResourceCPU]; ok {
-		if r, ok := req[corev1.ResourceCPU]; ok && r.Cmp(l) > 0 {
-			errs = append(errs, fmt.Errorf("%s: cpu request %s above its limit %s", where, r.String(), l.String()))
-		}
+		request, hasRequest := c.Resources.Requests[r]
+		limit, hasLimit := c.Resources.Limits[r]
+		rs = append(rs, []requirement{
+			{hasRequest, fmt.Sprintf("no %s request", r)},
+			{hasLimit || r != corev1.ResourceMemory, "no memory limit"},
+			{!hasRequest || !hasLimit || request.Cmp(limit) <= 0, fmt.Sprintf("%s request %s above its limit %s", r, &request, &limit)},
+		}...)
 	}
 	sc := c.SecurityContext
 	if sc == nil {
-		return append(errs, fmt.Errorf("%s: no securityContext", where))
+		return append(unmet(where, rs), fmt.Errorf("%s: no securityContext", where))
 	}
-	if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
-		errs = append(errs, fmt.Errorf("%s: securityContext.runAsNonRoot is not true", where))
-	}
-	if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
-		errs = append(errs, fmt.Errorf("%s: runs as root", where))
-	}
-	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-		errs = append(errs, fmt.Errorf("%s: securityContext.allowPrivilegeEscalation is not false", where))
-	}
-	if sc.Privileged != nil && *sc.Privileged {
-		errs = append(errs, fmt.Errorf("%s: privileged", where))
-	}
-	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-		errs = append(errs, fmt.Errorf("%s: securityContext.readOnlyRootFilesystem is not true", where))
-	}
-	if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") {
-		errs = append(errs, fmt.Errorf("%s: capabilities do not drop ALL", where))
-	} else if len(sc.Capabilities.Add) > 0 {
-		errs = append(errs, fmt.Errorf("%s: adds capabilities %v", where, sc.Capabilities.Add))
-	}
-	if sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		errs = append(errs, fmt.Errorf("%s: securityContext.seccompProfile is not RuntimeDefault", where))
-	}
+	caps := cmp.Or(sc.Capabilities, &corev1.Capabilities{})
 	// A read-only root needs a writable /tmp (the JVM and Tomcat write there).
-	tmp := false
-	for _, m := range c.VolumeMounts {
-		if m.MountPath == "/tmp" {
-			for _, v := range vols {
-				if v.Name == m.Name && v.EmptyDir != nil {
-					tmp = true
-				}
-			}
-		}
-	}
-	if !tmp {
-		errs = append(errs, fmt.Errorf("%s: no emptyDir at /tmp under the read-only root filesystem", where))
-	}
-	return errs
+	tmp := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.MountPath == "/tmp" && slices.ContainsFunc(vols, func(v corev1.Volume) bool { return v.Name == m.Name && v.EmptyDir != nil })
+	})
+	return unmet(where, append(rs, []requirement{
+		{ptr.Deref(sc.RunAsNonRoot, false), "securityContext.runAsNonRoot is not true"},
+		{ptr.Deref(sc.RunAsUser, -1) != 0, "runs as root"},
+		{!ptr.Deref(sc.AllowPrivilegeEscalation, true), "securityContext.allowPrivilegeEscalation is not false"},
+		{!ptr.Deref(sc.Privileged, false), "privileged"},
+		{ptr.Deref(sc.ReadOnlyRootFilesystem, false), "securityContext.readOnlyRootFilesystem is not true"},
+		{slices.Contains(caps.Drop, "ALL"), "capabilities do not drop ALL"},
+		{len(caps.Add) == 0, fmt.Sprintf("adds capabilities %v", caps.Add)},
+		{sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault, "securityContext.seccompProfile is not RuntimeDefault"},
+		{tmp, "no emptyDir at /tmp under the read-only root filesystem"},
+	}...))
 }
 
 func checkSidecarResources(d Deployment) []error {
@@ -537,10 +476,8 @@ func checkSidecarResources(d Deployment) []error {
 func CheckImagesPinned(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
-		ps := d.Spec.Template.Spec
-		for _, c := range append(slices.Clone(ps.InitContainers), ps.Containers...) {
-			tag := imageTag(c.Image)
-			switch {
+		for _, c := range allContainers(d.Spec.Template.Spec) {
+			switch _, tag := parseImage(c.Image); {
 			case strings.Contains(c.Image, "@sha256:"):
 			case tag == "":
 				errs = append(errs, fmt.Errorf("deployment %s: image %q has no tag: it means latest", d.Name, c.Image))
@@ -552,31 +489,26 @@ func CheckImagesPinned(b *Bundle) []error {
 	return errs
 }
 
-var ustLabels = []string{"env", "service", "version"}
-
 // CheckUnifiedServiceTags: Datadog's env/service/version agree on labels, DD_*/OTel env, app id and image tag.
 func CheckUnifiedServiceTags(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
-		c := d.AppContainer()
-		for _, k := range ustLabels {
+		c, tpl := d.AppContainer(), d.Spec.Template.Labels
+		for _, k := range []string{"env", "service", "version"} {
 			key := "tags.datadoghq.com/" + k
-			dv, tv := d.Labels[key], d.Spec.Template.Labels[key]
-			if dv == "" || tv == "" {
+			if dv, tv := d.Labels[key], tpl[key]; dv == "" || tv == "" {
 				errs = append(errs, fmt.Errorf("deployment %s: label %s missing on the Deployment or its pod template", d.Name, key))
 			} else if dv != tv {
 				errs = append(errs, fmt.Errorf("deployment %s: label %s is %q on the Deployment but %q on its pods", d.Name, key, dv, tv))
 			}
-			envName := "DD_" + strings.ToUpper(k)
-			if !hasFieldRef(c, envName, "metadata.labels['"+key+"']") {
-				errs = append(errs, fmt.Errorf("deployment %s: %s is not read from the pod label %s", d.Name, envName, key))
+			if env := "DD_" + strings.ToUpper(k); !hasFieldRef(c, env, "metadata.labels['"+key+"']") {
+				errs = append(errs, fmt.Errorf("deployment %s: %s is not read from the pod label %s", d.Name, env, key))
 			}
 		}
-		tpl := d.Spec.Template.Labels
 		if d.DaprEnabled() && tpl["tags.datadoghq.com/service"] != d.Annotation("dapr.io/app-id") {
 			errs = append(errs, fmt.Errorf("deployment %s: tags.datadoghq.com/service %q differs from dapr.io/app-id %q: the app's and the sidecar's spans would be two services", d.Name, tpl["tags.datadoghq.com/service"], d.Annotation("dapr.io/app-id")))
 		}
-		if tag := imageTag(c.Image); tag != "" && tpl["tags.datadoghq.com/version"] != tag {
+		if _, tag := parseImage(c.Image); tag != "" && tpl["tags.datadoghq.com/version"] != tag {
 			errs = append(errs, fmt.Errorf("deployment %s: tags.datadoghq.com/version %q but the image tag is %q", d.Name, tpl["tags.datadoghq.com/version"], tag))
 		}
 		attrs, _ := Env(c, "OTEL_RESOURCE_ATTRIBUTES")
@@ -613,21 +545,16 @@ func CheckEnvReferences(b *Bundle) []error {
 	return errs
 }
 
-var recommended = []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}
-
 // CheckRecommendedLabels: every object carries Kubernetes' recommended labels, and pods too.
 func CheckRecommendedLabels(b *Bundle) []error {
 	var errs []error
-	for _, o := range b.App {
-		l := mapAt(o.Map, "metadata", "labels")
-		for _, k := range recommended {
-			if str(l, k) == "" {
+	for _, k := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"} {
+		for _, o := range b.App {
+			if str(o.Map, "metadata", "labels", k) == "" {
 				errs = append(errs, fmt.Errorf("%s: no label %s", o.ID(), k))
 			}
 		}
-	}
-	for _, d := range b.Workloads() {
-		for _, k := range recommended {
+		for _, d := range b.Workloads() {
 			if d.Spec.Template.Labels[k] == "" {
 				errs = append(errs, fmt.Errorf("%s: pod template has no label %s", d.who(), k))
 			}
@@ -641,13 +568,9 @@ func (b *Bundle) podsMatching(ns string, sel *metav1.LabelSelector) ([]Deploymen
 	if err != nil {
 		return nil, err
 	}
-	var out []Deployment
-	for _, d := range b.Deployments() {
-		if d.Namespace == ns && s.Matches(labels.Set(d.Spec.Template.Labels)) {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return slices.DeleteFunc(b.Deployments(), func(d Deployment) bool {
+		return d.Namespace != ns || !s.Matches(labels.Set(d.Spec.Template.Labels))
+	}), nil
 }
 
 // CheckSelectors: Deployments select their pods; each Service and PodDisruptionBudget one Deployment's pods.
@@ -659,22 +582,18 @@ func CheckSelectors(b *Bundle) []error {
 			errs = append(errs, fmt.Errorf("deployment %s: spec.selector does not select its pod template", d.Name))
 		}
 	}
-	for _, svc := range b.services() {
-		sel := &metav1.LabelSelector{MatchLabels: svc.Spec.Selector}
-		if ds, _ := b.podsMatching(svc.Namespace, sel); len(svc.Spec.Selector) == 0 || len(ds) != 1 {
+	for _, svc := range ofKind[corev1.Service](b.App, "Service") {
+		ds, _ := b.podsMatching(svc.Namespace, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
+		if len(svc.Spec.Selector) == 0 || len(ds) != 1 {
 			errs = append(errs, fmt.Errorf("service %s: selects the pods of %d Deployments, want 1", svc.Name, len(ds)))
 		}
 	}
-	for _, o := range b.App {
-		if o.Kind() != "PodDisruptionBudget" {
-			continue
-		}
-		var sel metav1.LabelSelector
-		_ = convert(mapAt(o.Map, "spec", "selector"), &sel)
-		if ds, err := b.podsMatching(o.Namespace(), &sel); err != nil || len(ds) != 1 {
-			errs = append(errs, fmt.Errorf("%s: selects the pods of %d Deployments, want 1", o.ID(), len(ds)))
+	for _, pdb := range ofKind[policyv1.PodDisruptionBudget](b.App, "PodDisruptionBudget") {
+		pid := id(pdb.Kind, pdb.Namespace, pdb.Name)
+		if ds, err := b.podsMatching(pdb.Namespace, pdb.Spec.Selector); err != nil || len(ds) != 1 {
+			errs = append(errs, fmt.Errorf("%s: selects the pods of %d Deployments, want 1", pid, len(ds)))
 		} else if r := ds[0].Spec.Replicas; r != nil && *r < 2 {
-			errs = append(errs, fmt.Errorf("%s: %s has %d replica: a budget would block node drains or protect nothing", o.ID(), ds[0].Name, *r))
+			errs = append(errs, fmt.Errorf("%s: %s has %d replica: a budget would block node drains or protect nothing", pid, ds[0].Name, *r))
 		}
 	}
 	return errs
@@ -693,13 +612,12 @@ func CheckShutdownBudget(b *Bundle) []error {
 		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 			app += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 		}
-		phase := b.appOf(d).Property("spring.lifecycle.timeout-per-shutdown-phase", c, "30s")
+		phase := b.property(d, "spring.lifecycle.timeout-per-shutdown-phase", "30s")
 		ph, err := ParseSpringDuration(phase)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("deployment %s: spring.lifecycle.timeout-per-shutdown-phase: %v", d.Name, err))
 		}
-		app += ph
-		if app >= grace {
+		if app += ph; app >= grace {
 			errs = append(errs, fmt.Errorf("deployment %s: the app needs up to %s to stop (preStop + spring.lifecycle.timeout-per-shutdown-phase %s) but terminationGracePeriodSeconds is %s", d.Name, app, phase, grace))
 		}
 		if !d.DaprEnabled() {
@@ -730,72 +648,78 @@ func CheckShutdownBudget(b *Bundle) []error {
 // CheckResiliencyBudget: Dapr gives up on a call (attempts, timeouts, backoffs) before comms.greeter.timeout, so the fallback answers.
 func CheckResiliencyBudget(b *Bundle) []error {
 	var errs []error
-	ds := b.Deployments()
-	for _, o := range b.App {
-		if o.Kind() != "Resiliency" {
-			continue
-		}
-		pol := mapAt(o.Map, "spec", "policies")
-		for target, t := range mapAt(o.Map, "spec", "targets", "apps") {
-			tm, _ := t.(map[string]any)
-			attempt := time.Duration(0)
-			if name := str(tm, "timeout"); name != "" {
-				v := str(pol, "timeouts", name)
-				d, err := time.ParseDuration(v)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: timeout policy %q = %q: %v", o.ID(), name, v, err))
-					continue
-				}
-				attempt = d
-			} else {
-				errs = append(errs, fmt.Errorf("%s: calls to %s have no timeout: a hung greeter holds the caller until its own bound", o.ID(), target))
+	for _, r := range ofKind[resiliencyv1.Resiliency](b.App, "Resiliency") {
+		rid, pol := id("Resiliency", r.Namespace, r.Name), r.Spec.Policies
+		for target, t := range r.Spec.Targets.Apps {
+			if t.Timeout == "" {
+				errs = append(errs, fmt.Errorf("%s: calls to %s have no timeout: a hung greeter holds the caller until its own bound", rid, target))
 				continue
 			}
-			retries, backoff := int64(0), time.Duration(0)
-			if name := str(tm, "retry"); name != "" {
-				r := mapAt(pol, "retries", name)
-				if r == nil {
-					errs = append(errs, fmt.Errorf("%s: retry policy %q is not defined", o.ID(), name))
+			attempt, err := time.ParseDuration(pol.Timeouts[t.Timeout])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: timeout policy %q = %q: %v", rid, t.Timeout, pol.Timeouts[t.Timeout], err))
+				continue
+			}
+			retries, backoff := 0, time.Duration(0)
+			if t.Retry != "" {
+				retry, ok := pol.Retries[t.Retry]
+				if !ok {
+					errs = append(errs, fmt.Errorf("%s: retry policy %q is not defined", rid, t.Retry))
 					continue
 				}
-				retries, _ = strconv.ParseInt(str(r, "maxRetries"), 10, 64)
+				if retry.MaxRetries != nil {
+					retries = *retry.MaxRetries
+				}
 				if retries < 0 {
-					errs = append(errs, fmt.Errorf("%s: retry policy %q retries forever", o.ID(), name))
+					errs = append(errs, fmt.Errorf("%s: retry policy %q retries forever", rid, t.Retry))
 					continue
 				}
-				backoff, _ = time.ParseDuration(str(r, "duration"))
-				if mi := str(r, "maxInterval"); str(r, "policy") == "exponential" && mi != "" {
-					backoff, _ = time.ParseDuration(mi) // worst case per wait
+				backoff, _ = time.ParseDuration(retry.Duration)
+				if retry.Policy == "exponential" && retry.MaxInterval != "" {
+					backoff, _ = time.ParseDuration(retry.MaxInterval) // worst case per wait
 				}
 			}
-			if name := str(tm, "circuitBreaker"); name != "" && mapAt(pol, "circuitBreakers", name) == nil {
-				errs = append(errs, fmt.Errorf("%s: circuit breaker %q is not defined", o.ID(), name))
+			if _, ok := pol.CircuitBreakers[t.CircuitBreaker]; t.CircuitBreaker != "" && !ok {
+				errs = append(errs, fmt.Errorf("%s: circuit breaker %q is not defined", rid, t.CircuitBreaker))
 			}
 			worst := time.Duration(retries+1)*attempt + time.Duration(retries)*backoff
-			scopes := listAt(o.Map, "scopes")
-			for _, d := range ds {
-				if d.Namespace != o.Namespace() || !d.DaprEnabled() || b.appOf(d).Module != "comms-service" {
+			for _, d := range b.Deployments() {
+				if d.Namespace != r.Namespace || !d.DaprEnabled() || b.appOf(d).Module != "comms-service" ||
+					len(r.Scopes) > 0 && !slices.Contains(r.Scopes, d.Annotation("dapr.io/app-id")) ||
+					b.property(d, "comms.greeter.app-id", "greeter") != target {
 					continue
 				}
-				if len(scopes) > 0 && !slices.Contains(scopes, any(d.Annotation("dapr.io/app-id"))) {
-					continue
-				}
-				if b.appOf(d).Property("comms.greeter.app-id", d.AppContainer(), "greeter") != target {
-					continue
-				}
-				bound := b.appOf(d).Property("comms.greeter.timeout", d.AppContainer(), "2s")
-				bd, err := ParseSpringDuration(bound)
+				bound, err := ParseSpringDuration(b.property(d, "comms.greeter.timeout", "2s"))
 				if err != nil {
 					errs = append(errs, fmt.Errorf("deployment %s: comms.greeter.timeout: %v", d.Name, err))
-					continue
-				}
-				if worst >= bd {
-					errs = append(errs, fmt.Errorf("%s: calls to %s can take %s (%d attempts x %s + %d x %s backoff), not less than %s's comms.greeter.timeout %s", o.ID(), target, worst, retries+1, attempt, retries, backoff, d.Name, bd))
+				} else if worst >= bound {
+					errs = append(errs, fmt.Errorf("%s: calls to %s can take %s (%d attempts x %s + %d x %s backoff), not less than %s's comms.greeter.timeout %s", rid, target, worst, retries+1, attempt, retries, backoff, d.Name, bound))
 				}
 			}
 		}
 	}
 	return errs
+}
+
+// clusterConfig is the part of eksctl's ClusterConfig the checks read.
+type clusterConfig struct {
+	Metadata                      struct{ Name string }
+	IAM                           struct{ WithOIDC bool }
+	Addons                        []eksctlAddon
+	AddonsConfig                  struct{ AutoApplyPodIdentityAssociations bool }
+	ManagedNodeGroups, NodeGroups []struct {
+		Name, InstanceType, AMIFamily string
+		InstanceTypes                 []string
+	}
+}
+
+type eksctlAddon struct {
+	Name, ConfigurationValues, ServiceAccountRoleARN string
+	WellKnownPolicies                                struct{ EBSCSIController bool }
+	AttachPolicyARNs                                 []string
+	AttachPolicy                                     map[string]any
+	UseDefaultPodIdentityAssociations                bool
+	PodIdentityAssociations                          []any
 }
 
 // Graviton (arm64) instance families: a generation digit followed by "g" (m6g, m7gd, c6gn, t4g, r8g, im4gn, x2gd).
@@ -805,29 +729,23 @@ var graviton = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z-]*\.[0-9a-z]+$`)
 func CheckNodeGroupsArm64(b *Bundle) []error {
 	var errs []error
 	groups := 0
-	for _, c := range b.Cluster {
-		for _, key := range []string{"managedNodeGroups", "nodeGroups"} {
-			for _, ng := range listAt(c.Map, key) {
-				groups++
-				name := str(ng, "name")
-				types := []string{}
-				if t := str(ng, "instanceType"); t != "" {
-					types = append(types, t)
+	for _, c := range ofKind[clusterConfig](b.Cluster, "ClusterConfig") {
+		for _, ng := range append(c.ManagedNodeGroups, c.NodeGroups...) {
+			groups++
+			types := ng.InstanceTypes
+			if ng.InstanceType != "" {
+				types = append(types, ng.InstanceType)
+			}
+			if len(types) == 0 {
+				errs = append(errs, fmt.Errorf("eksctl node group %s: no instance type: eksctl would pick an x86 default", ng.Name))
+			}
+			for _, t := range types {
+				if !graviton.MatchString(t) {
+					errs = append(errs, fmt.Errorf("eksctl node group %s: instance type %s is not Graviton (arm64)", ng.Name, t))
 				}
-				for _, t := range listAt(ng, "instanceTypes") {
-					types = append(types, fmt.Sprint(t))
-				}
-				if len(types) == 0 {
-					errs = append(errs, fmt.Errorf("eksctl %s %s: no instance type: eksctl would pick an x86 default", key, name))
-				}
-				for _, t := range types {
-					if !graviton.MatchString(t) {
-						errs = append(errs, fmt.Errorf("eksctl %s %s: instance type %s is not Graviton (arm64)", key, name, t))
-					}
-				}
-				if f := str(ng, "amiFamily"); strings.HasPrefix(f, "Windows") {
-					errs = append(errs, fmt.Errorf("eksctl %s %s: amiFamily %s has no arm64 AMI", key, name, f))
-				}
+			}
+			if strings.HasPrefix(ng.AMIFamily, "Windows") {
+				errs = append(errs, fmt.Errorf("eksctl node group %s: amiFamily %s has no arm64 AMI", ng.Name, ng.AMIFamily))
 			}
 		}
 	}
@@ -840,33 +758,24 @@ func CheckNodeGroupsArm64(b *Bundle) []error {
 // CheckEBSCSIDriver: ebs.csi.aws.com needs the aws-ebs-csi-driver addon with IAM (IRSA needs OIDC).
 func CheckEBSCSIDriver(b *Bundle) []error {
 	var errs []error
-	uses := false
-	for _, o := range b.App {
-		if o.Kind() == "StorageClass" && str(o.Map, "provisioner") == "ebs.csi.aws.com" {
-			uses = true
-		}
-	}
-	for _, c := range b.Cluster {
-		var addon map[string]any
-		for _, a := range listAt(c.Map, "addons") {
-			if str(a, "name") == "aws-ebs-csi-driver" {
-				addon, _ = a.(map[string]any)
-			}
-		}
-		if addon == nil {
+	uses := slices.ContainsFunc(b.App, func(o Object) bool {
+		return o.Kind() == "StorageClass" && str(o.Map, "provisioner") == "ebs.csi.aws.com"
+	})
+	for _, c := range ofKind[clusterConfig](b.Cluster, "ClusterConfig") {
+		i := slices.IndexFunc(c.Addons, func(a eksctlAddon) bool { return a.Name == "aws-ebs-csi-driver" })
+		if i < 0 {
 			if uses {
 				errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: no aws-ebs-csi-driver addon, but the StorageClass uses ebs.csi.aws.com: the Dapr scheduler's volumes would never be created"))
 			}
 			continue
 		}
-		irsa := str(addon, "wellKnownPolicies", "ebsCSIController") == "true" || len(listAt(addon, "attachPolicyARNs")) > 0 || mapAt(addon, "attachPolicy") != nil
-		podIdentity := str(addon, "useDefaultPodIdentityAssociations") == "true" || len(listAt(addon, "podIdentityAssociations")) > 0 ||
-			str(c.Map, "addonsConfig", "autoApplyPodIdentityAssociations") == "true"
-		role := str(addon, "serviceAccountRoleARN") != ""
-		if !irsa && !podIdentity && !role {
+		a := c.Addons[i]
+		irsa := a.WellKnownPolicies.EBSCSIController || len(a.AttachPolicyARNs) > 0 || a.AttachPolicy != nil
+		podIdentity := a.UseDefaultPodIdentityAssociations || len(a.PodIdentityAssociations) > 0 || c.AddonsConfig.AutoApplyPodIdentityAssociations
+		if !irsa && !podIdentity && a.ServiceAccountRoleARN == "" {
 			errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the aws-ebs-csi-driver addon gets no IAM permissions (wellKnownPolicies.ebsCSIController, attachPolicyARNs, a pod identity association or serviceAccountRoleARN): it could not create volumes"))
 		}
-		if irsa && str(c.Map, "iam", "withOIDC") != "true" {
+		if irsa && !c.IAM.WithOIDC {
 			errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the EBS CSI driver's IAM role (IRSA) needs iam.withOIDC: true"))
 		}
 	}
@@ -880,28 +789,26 @@ func CheckDatadogAgent(b *Bundle) []error {
 		return []error{err}
 	}
 	var errs []error
-	for _, c := range b.Cluster {
-		if want := str(c.Map, "metadata", "name"); str(dda.Map, "spec", "global", "clusterName") != want {
-			errs = append(errs, fmt.Errorf("%s: spec.global.clusterName %q is not the eksctl cluster name %q", dda.ID(), str(dda.Map, "spec", "global", "clusterName"), want))
+	global := func(fields ...string) string { return str(dda.Map, append([]string{"spec", "global"}, fields...)...) }
+	for _, c := range ofKind[clusterConfig](b.Cluster, "ClusterConfig") {
+		if global("clusterName") != c.Metadata.Name {
+			errs = append(errs, fmt.Errorf("%s: spec.global.clusterName %q is not the eksctl cluster name %q", dda.ID(), global("clusterName"), c.Metadata.Name))
 		}
 	}
-	cred := mapAt(dda.Map, "spec", "global", "credentials")
-	if str(cred, "apiKey") != "" || str(cred, "appKey") != "" {
-		errs = append(errs, fmt.Errorf("%s: a key is written in the file: it must come from the Secret datadog-secret", dda.ID()))
+	errs = append(errs, unmet(dda.ID(), []requirement{
+		{global("credentials", "apiKey") == "" && global("credentials", "appKey") == "", "a key is written in the file: it must come from the Secret datadog-secret"},
+		{global("credentials", "apiSecret", "secretName") == "datadog-secret" && global("credentials", "apiSecret", "keyName") == "api-key",
+			"the API key must come from Secret datadog-secret, key api-key (what scripts/deploy.sh creates)"},
+		{global("site") != "", "spec.global.site is not set"},
+	})...)
+	var env []corev1.EnvVar
+	if err := decode(valueAt(dda.Map, "spec", "global", "env"), &env); err != nil {
+		return append(errs, fmt.Errorf("%s: spec.global.env: %v", dda.ID(), err))
 	}
-	if str(cred, "apiSecret", "secretName") != "datadog-secret" || str(cred, "apiSecret", "keyName") != "api-key" {
-		errs = append(errs, fmt.Errorf("%s: the API key must come from Secret datadog-secret, key api-key (what scripts/deploy.sh creates)", dda.ID()))
-	}
-	if str(dda.Map, "spec", "global", "site") == "" {
-		errs = append(errs, fmt.Errorf("%s: spec.global.site is not set", dda.ID()))
-	}
-	for _, e := range listAt(dda.Map, "spec", "global", "env") {
-		if str(e, "name") != "DD_ENV" {
-			continue
-		}
+	for _, e := range slices.DeleteFunc(env, func(e corev1.EnvVar) bool { return e.Name != "DD_ENV" }) {
 		for _, d := range b.Deployments() {
-			if env := d.Spec.Template.Labels["tags.datadoghq.com/env"]; env != str(e, "value") {
-				errs = append(errs, fmt.Errorf("%s: DD_ENV %q differs from deployment %s's tags.datadoghq.com/env %q: the sidecars' spans and the apps' would be in two environments", dda.ID(), str(e, "value"), d.Name, env))
+			if tag := d.Spec.Template.Labels["tags.datadoghq.com/env"]; tag != e.Value {
+				errs = append(errs, fmt.Errorf("%s: DD_ENV %q differs from deployment %s's tags.datadoghq.com/env %q: the sidecars' spans and the apps' would be in two environments", dda.ID(), e.Value, d.Name, tag))
 			}
 		}
 	}

@@ -1,45 +1,55 @@
 package manifests
 
 import (
-	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Every cross-check passes on the repository, with and without the components (collector_test.go covers the collector).
+// Every cross-check passes on the repository, with the optional components and with scripts/deploy.sh's overlay.
 func TestCrossChecksPassOnTheRepository(t *testing.T) {
 	names := make([]string, 0, len(Checks))
 	for n := range Checks {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	bundles := map[string]*Bundle{"kubernetes/": baseBundle(t), "kubernetes/ with all components": bundleWithComponents(t, componentsExcept(t, collectorComponent)...)}
-	for label, b := range bundles {
+	collector, withCollector := collectorObjects(t)
+	requireNoErrors(t, "collector labels", CheckRecommendedLabels(&Bundle{App: collector}))
+	for _, c := range []struct {
+		label string
+		app   []Object
+		skip  []string
+	}{
+		{"kubernetes/", DeepCopy(fixtures(t).app), nil},
+		{"kubernetes/ with all components", render(t, "kubernetes", "", optionalComponents(t, collectorComponent)...), nil},
+		// The collector moves the OTLP endpoints off the Agent: TestCollectorComponent checks them instead.
+		{"kubernetes/ with the collector", withCollector, []string{"SidecarOTLPEndpointIsAgentLocal", "AppOTLPEndpointIsAgentHostPort"}},
+		{"the deploy overlay", render(t, "kubernetes", deployImages+deployVersionLabel), nil},
+	} {
+		b := bundle(t, c.app)
 		for _, n := range names {
-			t.Run(label+"/"+n, func(t *testing.T) { requireNoErrors(t, n, Checks[n](b)) })
+			if !slices.Contains(c.skip, n) {
+				t.Run(c.label+"/"+n, func(t *testing.T) { requireNoErrors(t, n, Checks[n](b)) })
+			}
 		}
 	}
 }
 
 // expectCaught wants check to pass on b and to report want on a copy of b broken by breakIt.
-func expectCaught(t *testing.T, b *Bundle, check Check, want string, breakIt func(b *Bundle)) {
+func expectCaught(t *testing.T, b *Bundle, check Check, want string, breakIt breaker) {
 	t.Helper()
 	if errs := check(b); len(errs) != 0 {
 		t.Fatalf("the check fails on the unbroken repository: %v", errs)
 	}
 	broken := b.Copy()
-	breakIt(broken)
-	errs := check(broken)
-	if len(errs) == 0 {
-		t.Fatalf("the check did not notice")
-	}
-	t.Logf("caught: %v", errs)
-	if !strings.Contains(errors.Join(errs...).Error(), want) {
-		t.Errorf("the errors do not mention %q: %v", want, errs)
-	}
+	breakIt(t, broken)
+	requireError(t, check(broken), want)
 }
 
 // A breaker breaks one thing in a copy of the bundle.
@@ -50,7 +60,7 @@ func set(kind, name string, value any, path ...any) breaker {
 	return func(t *testing.T, b *Bundle) {
 		for _, objs := range [][]Object{b.App, b.Datadog, b.Cluster} {
 			if o := Find(objs, kind, name); o != nil {
-				Set(o.Map, value, path...)
+				setPath(o.Map, value, path...)
 				return
 			}
 		}
@@ -67,8 +77,15 @@ func container(dep string, value any, path ...any) breaker {
 	return set("Deployment", dep, value, append([]any{"spec", "template", "spec", "containers", 0}, path...)...)
 }
 
+// prop sets (nil removes) a property of an app's application.yaml.
 func prop(module, key string, value any) breaker {
-	return func(t *testing.T, b *Bundle) { b.Apps[module].SetProperty(key, value) }
+	return func(t *testing.T, b *Bundle) {
+		if path := strings.Split(key, "."); value == nil {
+			unstructured.RemoveNestedField(b.Apps[module].props, path...)
+		} else if err := unstructured.SetNestedField(b.Apps[module].props, value, path...); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // env replaces the env var name of a workload's first container with e (nil deletes it), or appends e.
@@ -78,28 +95,31 @@ func env(workload, name string, e map[string]any) breaker {
 		if o == nil {
 			o = mustFind(t, b.App, "DaemonSet", workload)
 		}
-		c := mapAt(o.Map, "spec", "template", "spec", "containers", 0)
-		vars := slices.DeleteFunc(listAt(c, "env"), func(v any) bool { return str(v, "name") == name && e == nil })
-		for i, v := range vars {
-			if str(v, "name") == name {
-				vars[i] = e
-				e = nil
-			}
-		}
-		if e != nil {
+		c := at(o.Map, "spec", "template", "spec", "containers", 0).(map[string]any)
+		vars := c["env"].([]any)
+		switch i := slices.IndexFunc(vars, func(v any) bool { return at(v, "name") == name }); {
+		case i >= 0 && e != nil:
+			vars[i] = e
+		case i >= 0:
+			vars = slices.Delete(vars, i, i+1)
+		case e != nil:
 			vars = append(vars, e)
 		}
-		Set(c, vars, "env")
+		c["env"] = vars
 	}
 }
 
 func literal(name, value string) map[string]any { return map[string]any{"name": name, "value": value} }
 
+func secretEnv(name, secret, key string) map[string]any {
+	return map[string]any{"name": name, "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": secret, "key": key}}}
+}
+
 func addon(name string, value any, path ...any) breaker {
 	return func(t *testing.T, b *Bundle) {
-		for _, a := range listAt(b.Cluster[0].Map, "addons") {
-			if str(a, "name") == name {
-				Set(a, value, path...)
+		for _, a := range at(b.Cluster[0].Map, "addons").([]any) {
+			if at(a, "name") == name {
+				setPath(a, value, path...)
 			}
 		}
 	}
@@ -137,7 +157,7 @@ func TestCrossCheckCatches(t *testing.T) {
 		breakIt breaker
 	}{
 		{"WrongAppPort", CheckAppPorts, "dapr.io/app-port", annotate("greeter", "dapr.io/app-port", "8081")},
-		{"ServerPortChangedInApplicationYaml", CheckAppPorts, "server.port 9090", prop("greeter-service", "server.port", 9090)},
+		{"ServerPortChangedInApplicationYaml", CheckAppPorts, "server.port 9090", prop("greeter-service", "server.port", int64(9090))},
 		{"ServerPortOverriddenByEnv", CheckAppPorts, "server.port 8081", env("comms", "SERVER_PORT", literal("SERVER_PORT", "8081"))},
 		{"ServiceTargetingAnotherPort", CheckAppPorts, "greeter-service", set("Service", "greeter-service", "metrics", "spec", "ports", 0, "targetPort")},
 		{"MissingDaprConfig", CheckDaprConfigExists, `"tracing-config"`, annotate("comms", "dapr.io/config", "tracing-config")},
@@ -170,11 +190,15 @@ func TestCrossCheckCatches(t *testing.T) {
 			set("Deployment", "comms", "comms-svc", "metadata", "labels", "tags.datadoghq.com/service"),
 			set("Deployment", "comms", "comms-svc", "spec", "template", "metadata", "labels", "tags.datadoghq.com/service"))},
 		{"VersionTagBehindImageTag", CheckUnifiedServiceTags, "image tag", container("greeter", "greeter-service:0.2.0", "image")},
+		// Without the version label of kubernetes/README.md, Datadog would report the new image under the old version.
+		{"DeployOverlayWithoutVersionLabel", CheckUnifiedServiceTags, `image tag is "1.2.3"`, func(t *testing.T, b *Bundle) {
+			b.App = render(t, "kubernetes", deployImages)
+		}},
 		{"DDEnvNotFromLabel", CheckUnifiedServiceTags, "DD_ENV", env("comms", "DD_ENV", literal("DD_ENV", "prod"))},
 		{"EnvReferenceToLaterVariable", CheckEnvReferences, "$(HOST_IP)", func(t *testing.T, b *Bundle) {
-			c := mapAt(mustFind(t, b.App, "Deployment", "comms").Map, "spec", "template", "spec", "containers", 0)
-			vars := listAt(c, "env")
-			Set(c, append(vars[1:], vars[0]), "env") // HOST_IP moves to the end
+			c := at(mustFind(t, b.App, "Deployment", "comms").Map, "spec", "template", "spec", "containers", 0).(map[string]any)
+			vars := c["env"].([]any)
+			c["env"] = append(vars[1:], vars[0]) // HOST_IP moves to the end
 		}},
 		{"ObjectWithoutRecommendedLabels", CheckRecommendedLabels, "app.kubernetes.io/name", set("Configuration", "dapr-config", nil, "metadata", "labels", "app.kubernetes.io/name")},
 		{"ServiceSelectingNothing", CheckSelectors, "service comms-service", set("Service", "comms-service", "comm", "spec", "selector", "app.kubernetes.io/name")},
@@ -191,17 +215,17 @@ func TestCrossCheckCatches(t *testing.T) {
 			set("NetworkPolicy", "greeter-from-comms-sidecar", "comms", "spec", "podSelector", "matchLabels", "app.kubernetes.io/name"),
 			set("NetworkPolicy", "greeter-from-comms-sidecar", "greeter", "spec", "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/name"))},
 		{"MissingDefaultDeny", CheckNetworkPolicies, "no default-deny", set("NetworkPolicy", "default-deny-ingress", "Egress", "spec", "policyTypes", 0)},
-		{"InvocationNotLetIn", CheckNetworkPolicies, "comms's pods reach greeter's sidecar", func(t *testing.T, b *Bundle) {
+		{"InvocationNotLetIn", CheckNetworkPolicies, "no NetworkPolicy lets comms into greeter's sidecar", func(t *testing.T, b *Bundle) {
 			b.App = slices.DeleteFunc(b.App, func(o Object) bool { return o.Name() == "greeter-from-comms-sidecar" })
 		}},
 		{"NetworkPoliciesWithoutCNIEnforcement", CheckNetworkPolicies, "enableNetworkPolicy", addon("vpc-cni", nil, "configurationValues")},
-		{"AgentScrapeOnAnotherPort", CheckNetworkPolicies, "no NetworkPolicy lets the Datadog Agent scrape", set("NetworkPolicy", "sidecar-metrics-from-datadog-agent", int64(9091), "spec", "ingress", 0, "ports", 0, "port")},
+		{"AgentScrapeOnAnotherPort", CheckNetworkPolicies, "no NetworkPolicy lets the Datadog Agent into", set("NetworkPolicy", "sidecar-metrics-from-datadog-agent", int64(9091), "spec", "ingress", 0, "ports", 0, "port")},
 		{"AgentScrapeFromTheWholeNamespace", CheckNetworkPolicies, "or the Datadog Agent's", set("NetworkPolicy", "sidecar-metrics-from-datadog-agent", nil, "spec", "ingress", 0, "from", 0, "podSelector")},
 		{"OpenMetricsCheckOnAnotherPort", CheckDatadogScrapesSidecars, "openmetrics_endpoint http://%%host%%:9090/metrics", annotate("greeter", "ad.datadoghq.com/daprd.checks",
 			`{"openmetrics": {"instances": [{"openmetrics_endpoint": "http://%%host%%:3501/metrics", "metrics": [".+"]}]}}`)},
 		{"SidecarMetricsTurnedOff", CheckDatadogScrapesSidecars, "serves no metrics", annotate("comms", "dapr.io/enable-metrics", "false")},
 		{"AnnotationForAContainerThePodLacks", CheckDatadogScrapesSidecars, "ad.datadoghq.com/dapr.checks names no container", func(t *testing.T, b *Bundle) {
-			a := mapAt(mustFind(t, b.App, "Deployment", "comms").Map, "spec", "template", "metadata", "annotations")
+			a := at(mustFind(t, b.App, "Deployment", "comms").Map, "spec", "template", "metadata", "annotations").(map[string]any)
 			a["ad.datadoghq.com/dapr.checks"] = a["ad.datadoghq.com/daprd.checks"]
 			delete(a, "ad.datadoghq.com/daprd.checks")
 		}},
@@ -210,7 +234,7 @@ func TestCrossCheckCatches(t *testing.T) {
 		{"IRSAWithoutOIDC", CheckEBSCSIDriver, "withOIDC", set("ClusterConfig", "dapr-demo", false, "iam", "withOIDC")},
 		{"MissingEBSCSIDriver", CheckEBSCSIDriver, "no aws-ebs-csi-driver addon", func(t *testing.T, b *Bundle) {
 			c := b.Cluster[0].Map
-			Set(c, slices.DeleteFunc(listAt(c, "addons"), func(a any) bool { return str(a, "name") == "aws-ebs-csi-driver" }), "addons")
+			c["addons"] = slices.DeleteFunc(c["addons"].([]any), func(a any) bool { return at(a, "name") == "aws-ebs-csi-driver" })
 		}},
 		{"AgentClusterNameMismatch", CheckDatadogAgent, "clusterName", set("ClusterConfig", "dapr-demo", "dapr-demo-2", "metadata", "name")},
 		{"APIKeyInTheFile", CheckDatadogAgent, "key is written in the file", set("DatadogAgent", "datadog", "0123456789abcdef", "spec", "global", "credentials", "apiKey")},
@@ -245,49 +269,21 @@ func TestCrossCheckCatches(t *testing.T) {
 		{"AppTokenTheSidecarDoesNotSend", CheckDaprTokens, "its sidecar has no such token", env("comms", "APP_API_TOKEN", secretEnv("APP_API_TOKEN", "app-api-token", "token"))},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			expectCaught(t, baseBundle(t), c.check, c.want, func(b *Bundle) { c.breakIt(t, b) })
-		})
+		t.Run(c.name, func(t *testing.T) { expectCaught(t, baseBundle(t), c.check, c.want, c.breakIt) })
 	}
-}
-
-func secretEnv(name, secret, key string) map[string]any {
-	return map[string]any{"name": name, "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": secret, "key": key}}}
 }
 
 // The readiness probe may call /health only while application.yaml serves it.
 func TestCrossCheckCatchesHealthPathDroppedFromApplicationYaml(t *testing.T) {
 	b := baseBundle(t)
 	container("greeter", "/health", "readinessProbe", "httpGet", "path")(t, b)
-	if b.Apps["greeter-service"].File == "" {
-		t.Skip("greeter-service has no application.yaml yet")
-	}
-	expectCaught(t, b, CheckProbePaths, "/health", func(b *Bundle) {
-		b.Apps["greeter-service"].SetProperty("management.endpoint.health.group.readiness.additional-path", nil)
-	})
-}
-
-func TestCommsInvokesGreetersAppID(t *testing.T) {
-	if n := len(baseBundle(t).Deployments()); n != 2 {
-		t.Fatalf("want the comms and greeter Deployments, got %d", n)
-	}
+	expectCaught(t, b, CheckProbePaths, "/health", prop("greeter-service", "management.endpoint.health.group.readiness.additional-path", nil))
 }
 
 func TestSidecarsExportToTheDatadogAgentsNodeLocalService(t *testing.T) {
 	svc, err := baseBundle(t).agentService()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if svc.name != "datadog-agent" || svc.namespace != "datadog-operator" || svc.httpPort != 4318 {
-		t.Errorf("derived the Agent Service %s/%s:%d, want datadog-operator/datadog-agent:4318", svc.namespace, svc.name, svc.httpPort)
-	}
-}
-
-func TestImagesArePinnedToATag(t *testing.T) {
-	for _, d := range baseBundle(t).Deployments() {
-		if name := imageName(d.AppContainer().Image); name != d.Name+"-service" {
-			t.Errorf("deployment %s: image %q, want the %s-service image that scripts/deploy.sh overrides", d.Name, d.AppContainer().Image, d.Name)
-		}
+	if err != nil || svc.name != "datadog-agent" || svc.namespace != "datadog-operator" || svc.httpPort != 4318 {
+		t.Errorf("derived the Agent Service %s/%s:%d (%v), want datadog-operator/datadog-agent:4318", svc.namespace, svc.name, svc.httpPort, err)
 	}
 }
 
@@ -296,24 +292,73 @@ func TestKubernetesAppliesTheResiliencyComponent(t *testing.T) {
 	if !slices.Contains(appliedComponents(t), "components/resiliency") {
 		t.Fatalf("kubernetes/kustomization.yaml does not list components/resiliency: %v", appliedComponents(t))
 	}
-	r := Find(baseBundle(t).App, "Resiliency", "greeter-calls")
-	if r == nil {
-		t.Fatal("kubectl apply -k kubernetes/ applies no Resiliency greeter-calls")
-	}
-	if r.Namespace() != "dapr-services" || !slices.Contains(listAt(r.Map, "scopes"), any("comms")) {
-		t.Errorf("Resiliency greeter-calls: namespace %q, scopes %v; want dapr-services, scoped to comms", r.Namespace(), listAt(r.Map, "scopes"))
+	r := mustFind(t, fixtures(t).app, "Resiliency", "greeter-calls")
+	if scopes := at(r.Map, "scopes"); r.Namespace() != "dapr-services" || fmt.Sprint(scopes) != "[comms]" {
+		t.Errorf("Resiliency greeter-calls: namespace %q, scopes %v; want dapr-services, scoped to comms", r.Namespace(), scopes)
 	}
 }
 
-func TestNodeGroupsAreArm64(t *testing.T) {
-	for _, ok := range []string{"m6g.large", "m7gd.xlarge", "c6gn.2xlarge", "t4g.medium", "r8g.large", "im4gn.large"} {
-		if !graviton.MatchString(ok) {
-			t.Errorf("%s is Graviton but not recognised", ok)
+func TestGravitonInstanceTypes(t *testing.T) {
+	for typ, arm := range map[string]bool{
+		"m6g.large": true, "m7gd.xlarge": true, "c6gn.2xlarge": true, "t4g.medium": true, "r8g.large": true, "im4gn.large": true,
+		"m6i.large": false, "m5.large": false, "g4dn.xlarge": false, "inf2.xlarge": false, "c7a.large": false, "t3.medium": false,
+	} {
+		if graviton.MatchString(typ) != arm {
+			t.Errorf("%s: Graviton %v, but recognised as %v", typ, arm, !arm)
 		}
 	}
-	for _, no := range []string{"m6i.large", "m5.large", "g4dn.xlarge", "inf2.xlarge", "c7a.large", "t3.medium"} {
-		if graviton.MatchString(no) {
-			t.Errorf("%s is x86 but taken for Graviton", no)
+}
+
+// The trace-agent drops spans whose resource matches DD_APM_IGNORE_RESOURCES: the health checks, and nothing else.
+func TestAPMIgnoresHealthChecksAndNothingElse(t *testing.T) {
+	var env []corev1.EnvVar
+	if err := decode(at(read(t, "datadog/datadog-agent.yaml")[0].Map, "spec", "override", "nodeAgent", "containers", "trace-agent", "env"), &env); err != nil {
+		t.Fatal(err)
+	}
+	value, _ := Env(&corev1.Container{Env: env}, "DD_APM_IGNORE_RESOURCES")
+	if value == "" || strings.Contains(value, ",") {
+		t.Fatalf("DD_APM_IGNORE_RESOURCES %q on the trace-agent container: want one expression (the Agent splits it on commas)", value)
+	}
+	re, err := regexp.Compile(value) // the trace-agent compiles it with Go's regexp too
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, dropped := range map[string]bool{
+		"GET /actuator/health/liveness": true, "GET /actuator/health/readiness": true, "GET /health": true,
+		"GET /actuator/health": true, "http get /actuator/health/{*path}": true, "HEAD /health": true,
+		"POST /greet": false, "GET /greet": false, "POST /health": false, "GET /healthcare": false, "greet": false, "GET /actuator/info": false,
+	} {
+		if re.MatchString(r) != dropped {
+			t.Errorf("resource %q: dropped %v, want %v", r, !dropped, dropped)
+		}
+	}
+}
+
+func TestAppConfigReadsPlaceholdersAndEnvironmentOverrides(t *testing.T) {
+	a := &AppConfig{Module: "comms-service", File: "application.yaml", props: map[string]any{
+		"server":        map[string]any{"port": "${PORT:9000}"},
+		"comms.greeter": map[string]any{"app-id": "greeter", "timeout": int64(1500)},
+	}}
+	withPort := &corev1.Container{Env: []corev1.EnvVar{{Name: "PORT", Value: "9100"}}}
+	withServerPort := &corev1.Container{Env: append(withPort.Env, corev1.EnvVar{Name: "SERVER_PORT", Value: "9200"})}
+	for _, c := range []struct {
+		what, key string
+		container *corev1.Container
+		def, want string
+	}{
+		{"placeholder default", "server.port", nil, "8080", "9000"},
+		{"placeholder from the container env", "server.port", withPort, "8080", "9100"},
+		{"SERVER_PORT overrides server.port", "server.port", withServerPort, "8080", "9200"},
+		{"flat-and-nested key", "comms.greeter.app-id", nil, "", "greeter"},
+		{"absent property", "management.server.port", nil, "none", "none"},
+	} {
+		if got := a.Property(c.key, c.container, c.def); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.what, got, c.want)
+		}
+	}
+	for in, ms := range map[string]int64{a.Property("comms.greeter.timeout", nil, "2s"): 1500, "2s": 2000, "500ms": 500, "PT2S": 2000, "1m": 60000} {
+		if d, err := ParseSpringDuration(in); err != nil || d.Milliseconds() != ms {
+			t.Errorf("ParseSpringDuration(%q) = %v, %v; want %dms", in, d, err, ms)
 		}
 	}
 }

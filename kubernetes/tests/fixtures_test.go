@@ -1,117 +1,115 @@
 package manifests
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 )
 
+type testFixtures struct {
+	repo    string
+	pins    Pins
+	schemas *Schemas
+	app     []Object // kubectl apply -k kubernetes/, shared: copy it before changing it
+}
+
 // Loaded once per test binary: the upstream schemas and the rendered manifests.
-var (
-	fixturesOnce sync.Once
-	fxRepo       string
-	fxPins       Pins
-	fxSchemas    *Schemas
-	fxApp        []Object
-	fxErr        error
-)
+var loadFixtures = sync.OnceValues(func() (*testFixtures, error) {
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return nil, err
+	}
+	f := &testFixtures{repo: repo}
+	if f.pins, err = LoadPins(repo); err != nil {
+		return nil, err
+	}
+	if f.app, err = Render(filepath.Join(repo, "kubernetes")); err != nil {
+		return nil, err
+	}
+	f.schemas, err = LoadSchemas(f.pins)
+	return f, err
+})
 
-func loadFixtures() {
-	fxRepo, fxErr = filepath.Abs(filepath.Join("..", ".."))
-	if fxErr != nil {
-		return
+func fixtures(t *testing.T) *testFixtures {
+	t.Helper()
+	f, err := loadFixtures()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(fxRepo, "kubernetes", "kustomization.yaml")); err != nil {
-		fxErr = err
-		return
-	}
-	if fxPins, fxErr = LoadPins(fxRepo); fxErr != nil {
-		return
-	}
-	if fxApp, fxErr = Render(filepath.Join(fxRepo, "kubernetes")); fxErr != nil {
-		return
-	}
-	fxSchemas, fxErr = LoadSchemas(fxPins)
+	return f
 }
 
-func fixtures(t *testing.T) (repo string, pins Pins, schemas *Schemas, app []Object) {
+// path is a file or folder of the repository, given by its path there.
+func (f *testFixtures) path(rel string) string { return filepath.Join(f.repo, filepath.FromSlash(rel)) }
+
+// read reads the manifests of a file of the repository.
+func read(t *testing.T, rel string) []Object {
 	t.Helper()
-	fixturesOnce.Do(loadFixtures)
-	if fxErr != nil {
-		t.Fatal(fxErr)
+	objs, err := ReadManifests(fixtures(t).path(rel))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return fxRepo, fxPins, fxSchemas, DeepCopy(fxApp)
+	return objs
 }
 
-// baseBundle is the bundle of `kubectl apply -k kubernetes/`, a fresh copy for each caller.
-func baseBundle(t *testing.T) *Bundle {
+// render renders a kustomization of the repository with more kustomization lines and components.
+func render(t *testing.T, base, extra string, components ...string) []Object {
 	t.Helper()
-	repo, _, _, app := fixtures(t)
-	b, err := LoadBundle(repo, app)
+	objs, err := RenderOverlay(fixtures(t).path(base), components, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// bundle is the Bundle of app, rendered from kubernetes/ or an overlay of it.
+func bundle(t *testing.T, app []Object) *Bundle {
+	t.Helper()
+	b, err := LoadBundle(fixtures(t).repo, app)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// componentDirs lists the optional components, kubernetes/components/* that kubernetes/kustomization.yaml
-// does not apply already (a component applied twice is a kustomize error); there may be none.
-func componentDirs(t *testing.T) []string {
+// baseBundle is the bundle of `kubectl apply -k kubernetes/`, a fresh copy for each caller.
+func baseBundle(t *testing.T) *Bundle { return bundle(t, DeepCopy(fixtures(t).app)) }
+
+// optionalComponents lists kubernetes/components/* but those kubernetes/kustomization.yaml applies already (a
+// component applied twice is a kustomize error) and those named; there may be none.
+func optionalComponents(t *testing.T, except ...string) []string {
 	t.Helper()
-	repo, _, _, _ := fixtures(t)
-	dirs, err := filepath.Glob(filepath.Join(repo, "kubernetes", "components", "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := fixtures(t)
+	dirs, _ := filepath.Glob(f.path("kubernetes/components/*"))
 	if len(dirs) == 0 {
 		t.Fatal("no components in kubernetes/components")
 	}
-	applied := map[string]bool{}
-	for _, c := range appliedComponents(t) {
-		applied[filepath.Join(repo, "kubernetes", c)] = true
-	}
-	var out []string
-	for _, d := range dirs {
-		if st, err := os.Stat(d); err == nil && st.IsDir() && !applied[d] {
-			out = append(out, d)
-		}
-	}
-	return out
+	applied := appliedComponents(t)
+	return slices.DeleteFunc(dirs, func(d string) bool {
+		st, err := os.Stat(d)
+		rel, _ := filepath.Rel(f.path("kubernetes"), d)
+		return err != nil || !st.IsDir() || slices.Contains(applied, filepath.ToSlash(rel)) || slices.Contains(except, filepath.Base(d))
+	})
 }
 
 // appliedComponents is the components: list of kubernetes/kustomization.yaml, as written there.
 func appliedComponents(t *testing.T) []string {
 	t.Helper()
-	repo, _, _, _ := fixtures(t)
-	data, err := os.ReadFile(filepath.Join(repo, "kubernetes", "kustomization.yaml"))
+	data, err := os.ReadFile(fixtures(t).path("kubernetes/kustomization.yaml"))
+	var k struct{ Components []string }
+	if err == nil {
+		err = yaml.Unmarshal(data, &k)
+	}
 	if err != nil {
-		t.Fatal(err)
-	}
-	var k struct {
-		Components []string `json:"components"`
-	}
-	if err := yaml.Unmarshal(data, &k); err != nil {
 		t.Fatal(err)
 	}
 	return k.Components
-}
-
-// bundleWithComponents renders kubernetes/ plus the given components.
-func bundleWithComponents(t *testing.T, components ...string) *Bundle {
-	t.Helper()
-	repo, _, _, _ := fixtures(t)
-	app, err := RenderOverlay(Overlay{Base: filepath.Join(repo, "kubernetes"), Components: components})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := LoadBundle(repo, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func mustFind(t *testing.T, objs []Object, kind, name string) *Object {
@@ -128,5 +126,45 @@ func requireNoErrors(t *testing.T, what string, errs []error) {
 	t.Helper()
 	for _, e := range errs {
 		t.Errorf("%s: %v", what, e)
+	}
+}
+
+// requireError wants errs to mention want.
+func requireError(t *testing.T, errs []error, want string) {
+	t.Helper()
+	if len(errs) == 0 {
+		t.Fatalf("not caught: want an error about %q", want)
+	}
+	t.Logf("caught: %v", errs)
+	if !strings.Contains(errors.Join(errs...).Error(), want) {
+		t.Errorf("the errors do not mention %q: %v", want, errs)
+	}
+}
+
+// at returns the value at a path of keys and list indexes of a manifest (for tests: the checks read typed objects).
+func at(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			v = v.(map[string]any)[k]
+		case int:
+			v = v.([]any)[k]
+		}
+	}
+	return v
+}
+
+// setPath puts value at a path of keys and list indexes; nil deletes the key.
+func setPath(v, value any, path ...any) {
+	parent, last := at(v, path[:len(path)-1]...), path[len(path)-1]
+	switch k := last.(type) {
+	case int:
+		parent.([]any)[k] = value
+	case string:
+		if value == nil {
+			delete(parent.(map[string]any), k)
+		} else {
+			parent.(map[string]any)[k] = value
+		}
 	}
 }

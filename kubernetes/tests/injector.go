@@ -1,8 +1,8 @@
 package manifests
 
 import (
-	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +17,7 @@ import (
 	"github.com/dapr/dapr/pkg/injector/patcher"
 	kitstrings "github.com/dapr/kit/strings"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // The sidecar is added with the pinned injector's own code, configured as its Helm chart plus kubernetes/dapr-helm-values.txt (deploy.sh's --set values).
@@ -24,7 +25,7 @@ import (
 const (
 	daprModule        = "github.com/dapr/dapr"
 	daprHelmValues    = "kubernetes/dapr-helm-values.txt"
-	injectorChart     = "charts/dapr/charts/dapr_sidecar_injector"
+	injectorChartDir  = "charts/dapr/charts/dapr_sidecar_injector"
 	injectorChartName = "dapr_sidecar_injector"
 	// The namespace of the control plane (`dapr init -k`) and of the dashboard (scripts/deploy.sh installs its chart).
 	daprSystemNamespace = "dapr-system"
@@ -59,11 +60,15 @@ func positiveInt(v string) *int64 {
 
 // Injector is the sidecar injector as deploy.sh installs it.
 type Injector struct {
+	*injectorChart
+	Set []string // key=value lines of kubernetes/dapr-helm-values.txt
+}
+
+type injectorChart struct {
 	Version     string         // of github.com/dapr/dapr, compiled into these tests
 	ChartValues map[string]any // the injector chart's values.yaml
 	AllValues   map[string]any // the umbrella chart's values.yaml (global.*, ...)
 	DeployTmpl  string         // the injector chart's Deployment template
-	Set         []string       // key=value lines of kubernetes/dapr-helm-values.txt
 }
 
 // CompiledDaprVersion: the github.com/dapr/dapr of go.mod (a test binary carries no module versions).
@@ -75,27 +80,8 @@ func CompiledDaprVersion() (string, error) {
 	return strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), nil
 }
 
-var (
-	injectorMu     sync.Mutex
-	injectorByRepo = map[string]*Injector{}
-)
-
-// LoadInjector reads the chart and --set values once per repository; each caller gets its own copy.
-func LoadInjector(repo string) (*Injector, error) {
-	injectorMu.Lock()
-	defer injectorMu.Unlock()
-	if inj, ok := injectorByRepo[repo]; ok {
-		return inj.copy(), nil
-	}
-	inj, err := loadInjector(repo)
-	if err != nil {
-		return nil, err
-	}
-	injectorByRepo[repo] = inj
-	return inj.copy(), nil
-}
-
-func loadInjector(repo string) (*Injector, error) {
+// loadChart reads the compiled injector's chart once: it is the same for every repository.
+var loadChart = sync.OnceValues(func() (*injectorChart, error) {
 	v, err := CompiledDaprVersion()
 	if err != nil {
 		return nil, err
@@ -104,46 +90,32 @@ func loadInjector(repo string) (*Injector, error) {
 	if err != nil {
 		return nil, err
 	}
-	inj := &Injector{Version: v}
-	if inj.ChartValues, err = readYAMLMap(filepath.Join(dir, injectorChart, "values.yaml")); err != nil {
-		return nil, err
-	}
-	if inj.AllValues, err = readYAMLMap(filepath.Join(dir, "charts", "dapr", "values.yaml")); err != nil {
-		return nil, err
-	}
-	tmpl, err := os.ReadFile(filepath.Join(dir, injectorChart, "templates", "dapr_sidecar_injector_deployment.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	inj.DeployTmpl = string(tmpl)
-	if inj.Set, err = ReadHelmSetFile(filepath.Join(repo, daprHelmValues)); err != nil {
-		return nil, err
-	}
-	return inj, nil
-}
+	tmpl, err := os.ReadFile(filepath.Join(dir, injectorChartDir, "templates", "dapr_sidecar_injector_deployment.yaml"))
+	chart := &injectorChart{Version: v, DeployTmpl: string(tmpl)}
+	var errs [2]error
+	chart.ChartValues, errs[0] = readYAMLMap(filepath.Join(dir, injectorChartDir, "values.yaml"))
+	chart.AllValues, errs[1] = readYAMLMap(filepath.Join(dir, "charts", "dapr", "values.yaml"))
+	return chart, errors.Join(err, errs[0], errs[1])
+})
 
 var helmSetLine = regexp.MustCompile(`^[A-Za-z0-9_.]+=[^\s,]+$`) // one value a line: Helm splits --set on commas
 
-// ReadHelmSetFile reads key=value lines (comments and blank lines skipped), as deploy.sh does.
-func ReadHelmSetFile(file string) ([]string, error) {
-	f, err := os.Open(file)
+// LoadInjector reads the chart and the repository's --set values (comments and blank lines skipped, as deploy.sh does).
+func LoadInjector(repo string) (*Injector, error) {
+	chart, err := loadChart()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if !helmSetLine.MatchString(line) {
-			return nil, fmt.Errorf("%s line %d is not a key=value Helm value: %q", file, n, line)
-		}
-		out = append(out, line)
+	set, err := settingLines(filepath.Join(repo, daprHelmValues))
+	if err != nil {
+		return nil, err
 	}
-	return out, sc.Err()
+	for _, line := range set {
+		if !helmSetLine.MatchString(line) {
+			return nil, fmt.Errorf("%s: %q is not a key=value Helm value", daprHelmValues, line)
+		}
+	}
+	return &Injector{chart, set}, nil
 }
 
 func readYAMLMap(file string) (map[string]any, error) {
@@ -157,12 +129,6 @@ func readYAMLMap(file string) (map[string]any, error) {
 	return objs[0].Map, nil
 }
 
-func (inj *Injector) copy() *Injector {
-	c := *inj
-	c.Set = append([]string(nil), inj.Set...)
-	return &c
-}
-
 // values: the chart's values after --set, as its template renders them; an error for an unknown or unmodelled key.
 func (inj *Injector) values() (map[string]string, error) {
 	out := map[string]string{}
@@ -171,29 +137,20 @@ func (inj *Injector) values() (map[string]string, error) {
 	}
 	for _, kv := range inj.Set {
 		key, v, _ := strings.Cut(kv, "=")
-		path := strings.Split(key, ".")
-		if path[0] != injectorChartName {
-			if _, ok := get(inj.AllValues, toAnyPath(path)...); !ok {
+		chart, name, _ := strings.Cut(key, ".")
+		if chart != injectorChartName {
+			if _, found, _ := unstructured.NestedFieldNoCopy(inj.AllValues, strings.Split(key, ".")...); !found {
 				return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's chart (charts/dapr/values.yaml)", daprHelmValues, key, inj.Version)
 			}
 			continue
 		}
-		name := strings.Join(path[1:], ".")
 		models := slices.ContainsFunc(injectorSecurityValues, func(s injectorValue) bool { return s.value == name })
 		if _, known := inj.ChartValues[name]; !known && !models {
-			return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's injector chart (%s/values.yaml)", daprHelmValues, key, inj.Version, injectorChart)
+			return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's injector chart (%s/values.yaml)", daprHelmValues, key, inj.Version, injectorChartDir)
 		}
 		out[name] = v
 	}
 	return out, nil
-}
-
-func toAnyPath(p []string) []any {
-	out := make([]any, len(p))
-	for i, s := range p {
-		out[i] = s
-	}
-	return out
 }
 
 // CheckWiring fails when a new Dapr chart renames a modelled value or its variable.
@@ -208,12 +165,16 @@ func (inj *Injector) CheckWiring() []error {
 	return errs
 }
 
-// SidecarConfig: the chart settings, then the pod's dapr.io/* annotations (pkg/injector/service/pod_patch.go).
-func (inj *Injector) SidecarConfig(pod *corev1.Pod) (*patcher.SidecarConfig, error) {
+// Inject returns a Deployment's pod as the API server stores it, with the sidecar, and the injector's configuration:
+// the chart settings, then the pod's dapr.io/* annotations (pkg/injector/service/pod_patch.go).
+func (inj *Injector) Inject(d Deployment) (*corev1.Pod, *patcher.SidecarConfig, error) {
 	vals, err := inj.values()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	pod := &corev1.Pod{ObjectMeta: *d.Spec.Template.ObjectMeta.DeepCopy(), Spec: *d.Spec.Template.Spec.DeepCopy()}
+	pod.Namespace = d.Namespace
+	pod.Name = d.Name + "-0"
 	c := patcher.NewSidecarConfig(pod)
 	c.Namespace = pod.Namespace
 	c.MTLSEnabled = true
@@ -226,18 +187,6 @@ func (inj *Injector) SidecarConfig(pod *corev1.Pod) (*patcher.SidecarConfig, err
 		s.apply(c, vals[s.value])
 	}
 	c.SetFromPodAnnotations()
-	return c, nil
-}
-
-// Inject returns a Deployment's pod as the API server stores it, with the sidecar.
-func (inj *Injector) Inject(d Deployment) (*corev1.Pod, *patcher.SidecarConfig, error) {
-	pod := &corev1.Pod{ObjectMeta: *d.Spec.Template.ObjectMeta.DeepCopy(), Spec: *d.Spec.Template.Spec.DeepCopy()}
-	pod.Namespace = d.Namespace
-	pod.Name = d.Name + "-0"
-	c, err := inj.SidecarConfig(pod)
-	if err != nil {
-		return nil, nil, err
-	}
 	patch, err := c.GetPatch()
 	if err != nil {
 		return nil, nil, fmt.Errorf("deployment %s: the injector: %w", d.Name, err)
@@ -246,10 +195,8 @@ func (inj *Injector) Inject(d Deployment) (*corev1.Pod, *patcher.SidecarConfig, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(patch) > 0 {
-		if js, err = patch.Apply(js); err != nil {
-			return nil, nil, fmt.Errorf("deployment %s: applying the injector's patch: %w", d.Name, err)
-		}
+	if js, err = patch.Apply(js); err != nil {
+		return nil, nil, fmt.Errorf("deployment %s: applying the injector's patch: %w", d.Name, err)
 	}
 	out := &corev1.Pod{}
 	if err := json.Unmarshal(js, out); err != nil {

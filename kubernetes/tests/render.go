@@ -1,7 +1,10 @@
+// Package manifests validates what this repository deploys, offline: strictly against the pinned upstream schemas, and by cross-checks for what no schema sees (go test ./...).
 package manifests
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,83 +12,108 @@ import (
 	"path/filepath"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
-// Object is one manifest as the API server would receive it.
+// Object is one manifest as the API server would receive it: JSON values, whole numbers as int64.
 type Object struct {
 	Source string // file or kustomization it came from
 	Map    map[string]any
 }
 
-func (o Object) APIVersion() string { s, _ := o.Map["apiVersion"].(string); return s }
-func (o Object) Kind() string       { s, _ := o.Map["kind"].(string); return s }
+func (o Object) APIVersion() string { return str(o.Map, "apiVersion") }
+func (o Object) Kind() string       { return str(o.Map, "kind") }
 func (o Object) Name() string       { return str(o.Map, "metadata", "name") }
 func (o Object) Namespace() string  { return str(o.Map, "metadata", "namespace") }
 
 // ID is kind/namespace/name, for messages.
-func (o Object) ID() string {
-	if ns := o.Namespace(); ns != "" {
-		return o.Kind() + "/" + ns + "/" + o.Name()
+func (o Object) ID() string { return id(o.Kind(), o.Namespace(), o.Name()) }
+
+func id(kind, namespace, name string) string {
+	if namespace == "" {
+		return kind + "/" + name
 	}
-	return o.Kind() + "/" + o.Name()
+	return kind + "/" + namespace + "/" + name
+}
+
+// valueAt returns the value at a path of keys, or nil.
+func valueAt(m map[string]any, fields ...string) any {
+	v, _, _ := unstructured.NestedFieldNoCopy(m, fields...)
+	return v
+}
+
+// str reads the scalar at a path of keys as text; "" when it is absent.
+func str(m map[string]any, fields ...string) string {
+	if v := valueAt(m, fields...); v != nil {
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+// DeepCopy copies objects so a test can break one copy and keep the original.
+func DeepCopy(objs []Object) []Object {
+	out := make([]Object, len(objs))
+	for i, o := range objs {
+		out[i] = Object{Source: o.Source, Map: runtime.DeepCopyJSON(o.Map)}
+	}
+	return out
+}
+
+// decode turns an object (or part of one) into its typed form.
+func decode(v any, out any) error {
+	js, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(js, out)
 }
 
 // Render builds a kustomization as `kubectl apply -k` does (kustomize's library, kubectl's default options).
 func Render(dir string) ([]Object, error) {
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
 	var objs []Object
 	for _, r := range m.Resources() {
-		mp, err := r.Map()
+		js, err := r.MarshalJSON()
 		if err != nil {
 			return nil, err
 		}
-		objs = append(objs, Object{Source: dir, Map: mp})
+		o := Object{Source: dir}
+		if err := utiljson.Unmarshal(js, &o.Map); err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
 	}
 	return objs, nil
 }
 
-// Overlay is a kustomization on top of a base, written to a temporary directory as scripts/deploy.sh does.
-type Overlay struct {
-	Base       string   // directory of the base kustomization
-	Components []string // directories of kustomize components
-	Extra      string   // more kustomization.yaml lines (images:, patches:, ...)
-}
-
-// RenderOverlay writes the overlay into a temporary directory and renders it.
-func RenderOverlay(o Overlay) ([]Object, error) {
+// RenderOverlay renders base with components and more kustomization lines (images:, patches:, ...), as scripts/deploy.sh does.
+func RenderOverlay(base string, components []string, extra string) ([]Object, error) {
 	dir, err := os.MkdirTemp("", "overlay-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	rel := func(p string) (string, error) { return filepath.Rel(dir, p) }
-	var b strings.Builder
-	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
-	base, err := rel(o.Base)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(&b, "  - %s\n", base)
-	if len(o.Components) > 0 {
-		b.WriteString("components:\n")
-		for _, c := range o.Components {
-			rc, err := rel(c)
-			if err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(&b, "  - %s\n", rc)
+	// kustomize takes only relative paths.
+	var rel []string
+	for _, p := range append([]string{base}, components...) {
+		r, err := filepath.Rel(dir, p)
+		if err != nil {
+			return nil, err
 		}
+		rel = append(rel, r)
 	}
-	b.WriteString(o.Extra)
-	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(b.String()), 0o644); err != nil {
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [" + rel[0] + "]\n" +
+		"components: [" + strings.Join(rel[1:], ", ") + "]\n" + extra
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		return nil, err
 	}
 	return Render(dir)
@@ -97,46 +125,26 @@ func ReadManifests(file string) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseManifests(file, data)
-}
-
-// ParseManifests splits data into YAML documents and decodes each one.
-func ParseManifests(source string, data []byte) ([]Object, error) {
-	r := utilyaml.NewYAMLReader(bufioReader(data))
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var objs []Object
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return objs, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
-			continue
-		}
+		o := Object{Source: file}
 		js, err := yaml.YAMLToJSONStrict(doc)
+		if err == nil {
+			err = utiljson.Unmarshal(js, &o.Map)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		var m map[string]any
-		if err := yaml.Unmarshal(js, &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", source, err)
-		}
-		if m == nil {
-			continue
-		}
-		objs = append(objs, Object{Source: source, Map: m})
-	}
-	return objs, nil
-}
-
-func stripComments(doc []byte) []byte {
-	var out [][]byte
-	for _, line := range bytes.Split(doc, []byte("\n")) {
-		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' && !bytes.Equal(t, []byte("---")) {
-			out = append(out, line)
+		if o.Map != nil { // an empty or comment-only document
+			objs = append(objs, o)
 		}
 	}
-	return bytes.Join(out, []byte("\n"))
 }

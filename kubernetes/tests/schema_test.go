@@ -1,125 +1,73 @@
 package manifests
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 )
 
 func TestKubernetesManifestsMatchUpstreamSchemas(t *testing.T) {
-	_, pins, schemas, app := fixtures(t)
-	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s (scripts/versions.env)",
-		pins.KubernetesSchema, pins.Dapr, pins.DatadogOperator)
-	if len(app) < 8 {
-		t.Fatalf("kubectl apply -k kubernetes/ would apply only %d objects", len(app))
+	f := fixtures(t)
+	t.Logf("schemas: Kubernetes %s, Dapr %s, Datadog Operator %s, eksctl %s (scripts/versions.env)", f.pins.KubernetesSchema, f.pins.Dapr, f.pins.DatadogOperator, f.pins.Eksctl)
+	if len(f.app) < 8 {
+		t.Fatalf("kubectl apply -k kubernetes/ would apply only %d objects", len(f.app))
 	}
-	requireNoErrors(t, "kubernetes/", schemas.ValidateAll(app))
+	requireNoErrors(t, "kubernetes/", f.schemas.ValidateAll(f.app))
 }
 
 func TestEveryComponentRendersAndMatchesUpstreamSchemas(t *testing.T) {
-	repo, _, schemas, _ := fixtures(t)
-	for _, dir := range componentDirs(t) {
+	for _, dir := range optionalComponents(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			for _, f := range []string{"kustomization.yaml", "README.md"} {
 				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 					t.Errorf("component %s has no %s", filepath.Base(dir), f)
 				}
 			}
-			objs, err := RenderOverlay(Overlay{Base: filepath.Join(repo, "kubernetes"), Components: []string{dir}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			requireNoErrors(t, filepath.Base(dir), schemas.ValidateAll(objs))
+			requireNoErrors(t, filepath.Base(dir), fixtures(t).schemas.ValidateAll(render(t, "kubernetes", "", dir)))
 		})
 	}
 }
 
-func TestDatadogManifestsMatchDatadogAgentCRD(t *testing.T) {
-	repo, _, schemas, _ := fixtures(t)
-	files, _ := filepath.Glob(filepath.Join(repo, "datadog", "*.yaml"))
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
-		}
-		objs, err := ReadManifests(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+func TestDatadogAndEksctlManifestsMatchTheirSchemas(t *testing.T) {
+	for _, file := range []string{"datadog/datadog-agent.yaml", "eksctl/cluster.yaml"} {
+		objs := read(t, file)
 		if len(objs) == 0 {
-			t.Errorf("%s holds no object", f)
+			t.Errorf("%s holds no object", file)
 		}
-		requireNoErrors(t, f, schemas.ValidateAll(objs))
+		requireNoErrors(t, file, fixtures(t).schemas.ValidateAll(objs))
 	}
 }
 
-// kubectl apply -f datadog/datadog-agent.yaml (scripts/deploy.sh) and kubectl apply -k datadog/
-// must apply the same object.
-func TestDatadogKustomizationAppliesTheAgentFileUnchanged(t *testing.T) {
-	repo, _, _, _ := fixtures(t)
-	plain, err := ReadManifests(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rendered, err := Render(filepath.Join(repo, "datadog"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(plain) != 1 || len(rendered) != 1 || !reflect.DeepEqual(normalize(plain[0].Map), normalize(rendered[0].Map)) {
-		t.Errorf("kubectl apply -k datadog/ differs from datadog/datadog-agent.yaml")
-	}
-}
-
-// scripts/deploy.sh applies the StorageClass file alone (before dapr init -k); kubectl apply -k
-// kubernetes/ must apply the very same object, or the two would fight over it.
-func TestStorageClassFileIsWhatKustomizeApplies(t *testing.T) {
-	repo, _, schemas, app := fixtures(t)
-	plain, err := ReadManifests(filepath.Join(repo, "kubernetes", "storage", "gp3-storageclass.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireNoErrors(t, "storage", schemas.ValidateAll(plain))
-	if len(plain) != 1 {
-		t.Fatalf("want one StorageClass in the file, got %d objects", len(plain))
-	}
-	got := mustFind(t, app, "StorageClass", plain[0].Name())
-	if !reflect.DeepEqual(normalize(plain[0].Map), normalize(got.Map)) {
-		t.Errorf("the StorageClass kustomize renders differs from kubernetes/storage/gp3-storageclass.yaml")
-	}
-	if str(got.Map, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class") != "true" ||
-		str(got.Map, "provisioner") != "ebs.csi.aws.com" || str(got.Map, "volumeBindingMode") != "WaitForFirstConsumer" ||
-		str(got.Map, "parameters", "type") != "gp3" || str(got.Map, "parameters", "encrypted") != "true" {
-		t.Errorf("want the default, encrypted gp3 StorageClass of the EBS CSI driver, bound when a pod uses it; got %v", got.Map)
-	}
-}
-
-func TestEksctlClusterMatchesEksctlSchema(t *testing.T) {
-	repo, pins, _, _ := fixtures(t)
-	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := LoadEksctlSchema(pins)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		if err := ValidateEksctl(s, o); err != nil {
-			t.Errorf("eksctl/cluster.yaml: %v", err)
+// scripts/deploy.sh applies these files alone (kubectl apply -f); the kustomizations must apply the very same object,
+// or the two would fight over it.
+func TestFilesAreWhatKustomizeApplies(t *testing.T) {
+	for file, kustomization := range map[string]string{"datadog/datadog-agent.yaml": "datadog", "kubernetes/storage/gp3-storageclass.yaml": "kubernetes"} {
+		plain := read(t, file)
+		requireNoErrors(t, file, fixtures(t).schemas.ValidateAll(plain))
+		if len(plain) != 1 {
+			t.Fatalf("want one object in %s, got %d", file, len(plain))
 		}
+		rendered := fixtures(t).app
+		if kustomization != "kubernetes" {
+			rendered = render(t, kustomization, "")
+		}
+		if got := Find(rendered, plain[0].Kind(), plain[0].Name()); got == nil || !reflect.DeepEqual(plain[0].Map, got.Map) {
+			t.Errorf("kubectl apply -k %s/ does not apply %s unchanged", kustomization, file)
+		}
+	}
+	sc := read(t, "kubernetes/storage/gp3-storageclass.yaml")[0].Map
+	if str(sc, "metadata", "annotations", "storageclass.kubernetes.io/is-default-class") != "true" ||
+		str(sc, "provisioner") != "ebs.csi.aws.com" || str(sc, "volumeBindingMode") != "WaitForFirstConsumer" ||
+		str(sc, "parameters", "type") != "gp3" || str(sc, "parameters", "encrypted") != "true" {
+		t.Errorf("want the default, encrypted gp3 StorageClass of the EBS CSI driver, bound when a pod uses it; got %v", sc)
 	}
 }
 
 // The cluster runs the Kubernetes minor whose schema the manifests are validated against.
 func TestEksctlVersionIsTheValidatedKubernetesMinor(t *testing.T) {
-	repo, pins, _, _ := fixtures(t)
-	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
+	pins := fixtures(t).pins
+	for _, o := range read(t, "eksctl/cluster.yaml") {
 		if v := str(o.Map, "metadata", "version"); v != pins.KubernetesMinor() {
 			t.Errorf("eksctl/cluster.yaml metadata.version %q, but the manifests are validated against Kubernetes %s", v, pins.KubernetesSchema)
 		}
@@ -129,13 +77,26 @@ func TestEksctlVersionIsTheValidatedKubernetesMinor(t *testing.T) {
 	}
 }
 
-// The validators are strict: a broken copy of each kind of object fails (a validator accepting everything would pass the tests above).
-func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
-	repo, _, schemas, app := fixtures(t)
-	dd, err := ReadManifests(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
+// The injector compiled into these tests is the Dapr runtime the cluster gets.
+func TestInjectorIsThePinnedDaprVersion(t *testing.T) {
+	pins := fixtures(t).pins
+	v, err := CompiledDaprVersion()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if v != pins.Dapr {
+		t.Errorf("kubernetes/tests builds with github.com/dapr/dapr %s, but DAPR_RUNTIME_VERSION is %s: run `go get github.com/dapr/dapr@v%s && go mod tidy` in kubernetes/tests", v, pins.Dapr, pins.Dapr)
+	}
+}
+
+// Not a cross-check: the chart's template still passes what injector.go models.
+func TestInjectorChartPassesTheModelledValues(t *testing.T) {
+	requireNoErrors(t, "injector chart", baseBundle(t).Inj.CheckWiring())
+}
+
+// The validators are strict: a broken copy of each kind of object fails (a validator accepting everything would pass the tests above).
+func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
+	f := fixtures(t)
 	for _, c := range []struct {
 		name, kind, obj, want string
 		value                 any
@@ -153,40 +114,23 @@ func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
 		{"wrong type in the DatadogAgent", "DatadogAgent", "datadog", "enabled", "yes", []any{"spec", "features", "apm", "enabled"}},
 		{"namespace on a cluster-scoped kind", "StorageClass", "gp3", "namespace", "dapr-services", []any{"metadata", "namespace"}},
 		{"unknown kind", "Namespace", "dapr-services", "Namespce", "Namespce", []any{"kind"}},
+		{"unknown field in the eksctl ClusterConfig", "ClusterConfig", "dapr-demo", "instanceTyp", "m6g.large", []any{"managedNodeGroups", 0, "instanceTyp"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			o := Find(DeepCopy(app), c.kind, c.obj)
-			if o == nil {
-				o = mustFind(t, DeepCopy(dd), c.kind, c.obj)
+			o := Find(DeepCopy(f.app), c.kind, c.obj)
+			for _, file := range []string{"datadog/datadog-agent.yaml", "eksctl/cluster.yaml"} {
+				if o == nil {
+					o = Find(read(t, file), c.kind, c.obj)
+				}
 			}
-			if errs := schemas.Validate(*o); len(errs) != 0 {
+			if o == nil {
+				t.Fatalf("no %s %s", c.kind, c.obj)
+			}
+			if errs := f.schemas.Validate(*o); len(errs) != 0 {
 				t.Fatalf("the original is not valid: %v", errs)
 			}
-			Set(o.Map, c.value, c.path...)
-			errs := schemas.Validate(*o)
-			if len(errs) == 0 {
-				t.Fatalf("the broken copy passed validation")
-			}
-			if !strings.Contains(errors.Join(errs...).Error(), c.want) {
-				t.Errorf("errors do not mention %q: %v", c.want, errs)
-			}
+			setPath(o.Map, c.value, c.path...)
+			requireError(t, f.schemas.Validate(*o), c.want)
 		})
-	}
-}
-
-func TestEksctlSchemaRejectsUnknownField(t *testing.T) {
-	repo, pins, _, _ := fixtures(t)
-	s, err := LoadEksctlSchema(pins)
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	broken := DeepCopy(objs)
-	Set(broken[0].Map, "m6g.large", "managedNodeGroups", 0, "instanceTyp")
-	if ValidateEksctl(s, broken[0]) == nil {
-		t.Errorf("eksctl's schema accepted an unknown field")
 	}
 }

@@ -1,21 +1,27 @@
 package manifests
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
+	configv1 "github.com/dapr/dapr/pkg/apis/configuration/v1alpha1"
 	"github.com/dapr/dapr/pkg/injector/patcher"
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
+	"k8s.io/utils/ptr"
 )
 
 // The Dapr dashboard's pods (dapr/dashboard's Helm chart), in the control plane's namespace.
@@ -82,16 +88,11 @@ func (b *Bundle) invokeVerb(module string) (string, error) {
 		}
 		return err
 	})
-	if err != nil {
-		return "", err
+	keys := slices.Collect(maps.Keys(verbs))
+	if err != nil || len(keys) != 1 {
+		return "", fmt.Errorf("%s: want the one HttpExtension.<VERB> it invokes with, found %v (%v)", root, keys, err)
 	}
-	if len(verbs) != 1 {
-		return "", fmt.Errorf("%s: want the one HttpExtension.<VERB> it invokes with, found %v", root, verbs)
-	}
-	for v := range verbs {
-		return v, nil
-	}
-	return "", nil
+	return keys[0], nil
 }
 
 // CheckPodSecurity: namespaces enforce restricted and pods with the injected sidecar pass it (PSA's own library, the cluster's minor).
@@ -108,10 +109,8 @@ func CheckPodSecurity(b *Bundle) []error {
 			errs = append(errs, fmt.Errorf("%s: namespace %s is not in kubernetes/", d.who(), d.Namespace))
 			continue
 		}
-		nsLabels := map[string]string{}
-		for k, v := range mapAt(ns.Map, "metadata", "labels") {
-			nsLabels[k] = fmt.Sprint(v)
-		}
+		var nsLabels map[string]string
+		_ = decode(valueAt(ns.Map, "metadata", "labels"), &nsLabels)
 		privileged := psaapi.LevelVersion{Level: psaapi.LevelPrivileged, Version: psaapi.LatestVersion()}
 		pol, ferrs := psaapi.PolicyToEvaluate(nsLabels, psaapi.Policy{Enforce: privileged, Audit: privileged, Warn: privileged})
 		if !checked[ns.ID()] {
@@ -146,6 +145,27 @@ func CheckPodSecurity(b *Bundle) []error {
 	return errs
 }
 
+// ingress is a source that must reach a Dapr sidecar: the one port it needs, and why.
+type ingress struct {
+	peer string // "the Dapr dashboard", "the Datadog Agent", or a caller's Deployment
+	port int32
+	why  string
+}
+
+// sidecarIngress lists what must reach the sidecar of target.
+func sidecarIngress(target Deployment, invs []invocation, cfg *patcher.SidecarConfig) []ingress {
+	out := []ingress{
+		{"the Dapr dashboard", cfg.SidecarPublicPort, "the dashboard reads the sidecar's metadata on its public port"},
+		{"the Datadog Agent", cfg.SidecarMetricsPort, "the Agent scrapes the sidecar's metrics port"},
+	}
+	for _, i := range invs {
+		if i.callee.Name == target.Name {
+			out = append(out, ingress{i.caller.Name, cfg.SidecarInternalGRPCPort, "service invocation reaches the callee's sidecar on its internal gRPC port"})
+		}
+	}
+	return out
+}
+
 // CheckNetworkPolicies: default-deny ingress, enforced by the CNI; only callers to the internal gRPC port, dashboard to the public port, Agent to the metrics port.
 func CheckNetworkPolicies(b *Bundle) []error {
 	invs, errs := b.invocations()
@@ -153,32 +173,20 @@ func CheckNetworkPolicies(b *Bundle) []error {
 	if err != nil {
 		return append(errs, err)
 	}
-	invokes := func(caller, callee Deployment) bool {
-		for _, i := range invs {
-			if i.caller.Name == caller.Name && i.callee.Name == callee.Name {
-				return true
-			}
-		}
-		return false
-	}
-	allowed := map[string]bool{} // "target|peer|port"
-	denied := map[string]bool{}  // namespaces with a default-deny ingress policy
-	count := 0
-	for _, o := range b.App {
-		if o.Kind() != "NetworkPolicy" {
-			continue
-		}
-		count++
-		var sel metav1.LabelSelector
-		_ = convert(mapAt(o.Map, "spec", "podSelector"), &sel)
-		targets, err := b.podsMatching(o.Namespace(), &sel)
+	type access struct{ target, peer string }
+	allowed := map[access]bool{}
+	denied := map[string]bool{} // namespaces with a default-deny ingress policy
+	policies := ofKind[networkingv1.NetworkPolicy](b.App, "NetworkPolicy")
+	for _, np := range policies {
+		npid := id("NetworkPolicy", np.Namespace, np.Name)
+		targets, err := b.podsMatching(np.Namespace, &np.Spec.PodSelector)
 		if err != nil || len(targets) == 0 {
-			errs = append(errs, fmt.Errorf("%s: spec.podSelector selects no pods", o.ID()))
+			errs = append(errs, fmt.Errorf("%s: spec.podSelector selects no pods", npid))
 		}
-		rules := listAt(o.Map, "spec", "ingress")
-		if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 && len(rules) == 0 &&
-			slices.Contains(listAt(o.Map, "spec", "policyTypes"), any("Ingress")) {
-			denied[o.Namespace()] = true
+		sel := np.Spec.PodSelector
+		if len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0 && len(np.Spec.Ingress) == 0 &&
+			slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			denied[np.Namespace] = true
 		}
 		for _, t := range targets {
 			pod, cfg, err := b.Inj.Inject(t)
@@ -186,32 +194,35 @@ func CheckNetworkPolicies(b *Bundle) []error {
 				errs = append(errs, err)
 				continue
 			}
-			for _, r := range rules {
-				ports, from := listAt(r, "ports"), listAt(r, "from")
-				if len(ports) == 0 || len(from) == 0 {
-					errs = append(errs, fmt.Errorf("%s: an ingress rule without ports or without from lets in every port or every source", o.ID()))
+			wanted := sidecarIngress(t, invs, cfg)
+			for _, r := range np.Spec.Ingress {
+				if len(r.Ports) == 0 || len(r.From) == 0 {
+					errs = append(errs, fmt.Errorf("%s: an ingress rule without ports or without from lets in every port or every source", npid))
 					continue
 				}
-				for _, f := range from {
-					peer, want, why := b.peer(o, f, t, invokes, agent.namespace, cfg)
-					if want == 0 {
-						errs = append(errs, fmt.Errorf("%s: %s", o.ID(), why))
+				for _, f := range r.From {
+					peer, err := b.peer(np.Namespace, f, agent.namespace)
+					i := slices.IndexFunc(wanted, func(w ingress) bool { return w.peer == peer })
+					if err == nil && i < 0 {
+						err = fmt.Errorf("lets %s's pods into %s, but %s does not invoke %s through Dapr", peer, t.Name, peer, t.Name)
+					}
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s: %v", npid, err))
 						continue
 					}
-					for _, p := range ports {
-						port := podPort(pod, str(p, "port"))
-						if port != want {
+					for _, p := range r.Ports {
+						if port := podPort(pod, p.Port); port != wanted[i].port {
 							errs = append(errs, fmt.Errorf("%s: lets %s into %s on port %s; %s, port %d (the HTTP API, %d, listens on %s only)",
-								o.ID(), peer, t.Name, str(p, "port"), why, want, cfg.SidecarHTTPPort, cfg.SidecarListenAddresses))
-							continue
+								npid, peer, t.Name, p.Port, wanted[i].why, wanted[i].port, cfg.SidecarHTTPPort, cfg.SidecarListenAddresses))
+						} else {
+							allowed[access{t.Name, peer}] = true
 						}
-						allowed[t.Name+"|"+peer+"|"+strconv.Itoa(port)] = true
 					}
 				}
 			}
 		}
 	}
-	if count == 0 {
+	if len(policies) == 0 {
 		errs = append(errs, fmt.Errorf("kubernetes/: no NetworkPolicy: every pod of the cluster can reach the apps and their sidecars"))
 	}
 	for _, d := range b.Deployments() {
@@ -219,88 +230,60 @@ func CheckNetworkPolicies(b *Bundle) []error {
 			errs = append(errs, fmt.Errorf("namespace %s has no default-deny ingress NetworkPolicy (podSelector {}, no ingress rules)", d.Namespace))
 			denied[d.Namespace] = true
 		}
-	}
-	for _, i := range invs {
-		_, cfg, err := b.Inj.Inject(i.callee)
-		if err == nil && !allowed[i.callee.Name+"|"+i.caller.Name+"|"+strconv.Itoa(int(cfg.SidecarInternalGRPCPort))] {
-			errs = append(errs, fmt.Errorf("no NetworkPolicy lets %s's pods reach %s's sidecar on its internal gRPC port %d: %s would fail", i.caller.Name, i.callee.Name, cfg.SidecarInternalGRPCPort, i))
-		}
-	}
-	for _, d := range b.Deployments() {
-		if !d.DaprEnabled() {
-			continue
-		}
-		_, cfg, err := b.Inj.Inject(d)
-		if err == nil && !allowed[d.Name+"|the Dapr dashboard|"+strconv.Itoa(int(cfg.SidecarPublicPort))] {
-			errs = append(errs, fmt.Errorf("no NetworkPolicy lets the Dapr dashboard read %s's sidecar on its public port %d", d.Name, cfg.SidecarPublicPort))
-		}
-		if err == nil && !allowed[d.Name+"|the Datadog Agent|"+strconv.Itoa(int(cfg.SidecarMetricsPort))] {
-			errs = append(errs, fmt.Errorf("no NetworkPolicy lets the Datadog Agent scrape %s's sidecar on its metrics port %d", d.Name, cfg.SidecarMetricsPort))
-		}
-	}
-	if count > 0 {
-		cni := false
-		for _, c := range b.Cluster {
-			for _, a := range listAt(c.Map, "addons") {
-				if str(a, "name") == "vpc-cni" && strings.Contains(strings.ReplaceAll(str(a, "configurationValues"), " ", ""), `"enableNetworkPolicy":"true"`) {
-					cni = true
+		if _, cfg, err := b.Inj.Inject(d); err == nil && d.DaprEnabled() {
+			for _, w := range sidecarIngress(d, invs, cfg) {
+				if !allowed[access{d.Name, w.peer}] {
+					errs = append(errs, fmt.Errorf("no NetworkPolicy lets %s into %s's sidecar on port %d: %s", w.peer, d.Name, w.port, w.why))
 				}
 			}
 		}
-		if !cni {
-			errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the vpc-cni addon does not set enableNetworkPolicy: the NetworkPolicies would not be enforced"))
-		}
+	}
+	cni := slices.ContainsFunc(ofKind[clusterConfig](b.Cluster, "ClusterConfig"), func(c clusterConfig) bool {
+		return slices.ContainsFunc(c.Addons, func(a eksctlAddon) bool {
+			return a.Name == "vpc-cni" && strings.Contains(strings.ReplaceAll(a.ConfigurationValues, " ", ""), `"enableNetworkPolicy":"true"`)
+		})
+	})
+	if len(policies) > 0 && !cni {
+		errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the vpc-cni addon does not set enableNetworkPolicy: the NetworkPolicies would not be enforced"))
 	}
 	return errs
 }
 
-// peer names an ingress source and the one port it may reach on target; want 0 and why when it has no business there.
-func (b *Bundle) peer(o Object, f any, target Deployment, invokes func(caller, callee Deployment) bool, agentNamespace string, cfg *patcher.SidecarConfig) (name string, want int, why string) {
-	ps, nsSel := mapAt(f, "podSelector"), mapAt(f, "namespaceSelector")
+// peer names an ingress source: the Dapr dashboard's pods, the Datadog Agent's, or one Deployment's in namespace.
+func (b *Bundle) peer(namespace string, f networkingv1.NetworkPolicyPeer, agentNamespace string) (string, error) {
 	switch {
-	case mapAt(f, "ipBlock") != nil:
-		return "", 0, "an ipBlock source: only pods need to reach the sidecars"
-	case nsSel != nil:
-		var s, p metav1.LabelSelector
-		_ = convert(nsSel, &s)
-		_ = convert(ps, &p)
-		nss, err1 := metav1.LabelSelectorAsSelector(&s)
-		pods, err2 := metav1.LabelSelectorAsSelector(&p)
+	case f.IPBlock != nil:
+		return "", fmt.Errorf("an ipBlock source: only pods need to reach the sidecars")
+	case f.NamespaceSelector != nil:
+		nss, err1 := metav1.LabelSelectorAsSelector(f.NamespaceSelector)
+		pods, err2 := metav1.LabelSelectorAsSelector(f.PodSelector)
 		only := func(namespace string, podLabels labels.Set) bool {
 			return err1 == nil && err2 == nil && nss.Matches(labels.Set{"kubernetes.io/metadata.name": namespace}) &&
-				!nss.Matches(labels.Set{"kubernetes.io/metadata.name": namespace + "-not"}) && ps != nil && !pods.Empty() && pods.Matches(podLabels)
+				!nss.Matches(labels.Set{"kubernetes.io/metadata.name": namespace + "-not"}) && f.PodSelector != nil && !pods.Empty() && pods.Matches(podLabels)
 		}
 		switch {
 		case only(daprSystemNamespace, dashboardPodLabels):
-			return "the Dapr dashboard", int(cfg.SidecarPublicPort), "the dashboard reads the sidecar's metadata on its public port"
+			return "the Dapr dashboard", nil
 		case only(agentNamespace, agentPodLabels):
-			return "the Datadog Agent", int(cfg.SidecarMetricsPort), "the Agent scrapes the sidecar's metrics port"
+			return "the Datadog Agent", nil
 		}
-		return "", 0, fmt.Sprintf("a source other than the Dapr dashboard's pods (%s in namespace %s) or the Datadog Agent's (%s in namespace %s): %v",
-			dashboardPodLabels, daprSystemNamespace, agentPodLabels, agentNamespace, f)
-	case ps != nil:
-		var s metav1.LabelSelector
-		_ = convert(ps, &s)
-		callers, _ := b.podsMatching(o.Namespace(), &s)
+		return "", fmt.Errorf("a source other than the Dapr dashboard's pods (%s in namespace %s) or the Datadog Agent's (%s in namespace %s): %v",
+			dashboardPodLabels, daprSystemNamespace, agentPodLabels, agentNamespace, f.String())
+	case f.PodSelector != nil:
+		callers, _ := b.podsMatching(namespace, f.PodSelector)
 		if len(callers) != 1 {
-			return "", 0, fmt.Sprintf("its podSelector %v selects %d Deployments' pods, want the one caller", ps, len(callers))
+			return "", fmt.Errorf("its podSelector %v selects %d Deployments' pods, want the one caller", f.PodSelector, len(callers))
 		}
-		if !invokes(callers[0], target) {
-			return "", 0, fmt.Sprintf("lets %s's pods into %s, but %s does not invoke %s through Dapr", callers[0].Name, target.Name, callers[0].Name, target.Name)
-		}
-		return callers[0].Name, int(cfg.SidecarInternalGRPCPort), "service invocation reaches the callee's sidecar on its internal gRPC port"
+		return callers[0].Name, nil
 	}
-	return "", 0, fmt.Sprintf("an empty source %v", f)
+	return "", fmt.Errorf("an empty source %v", f.String())
 }
 
 // podPort resolves a NetworkPolicy port (number or name) against the pod's containers.
-func podPort(pod *corev1.Pod, port string) int {
-	if n, err := strconv.Atoi(port); err == nil {
-		return n
-	}
-	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
-		if p := ContainerPort(&c, port); p != 0 {
-			return int(p)
+func podPort(pod *corev1.Pod, port *intstr.IntOrString) int32 {
+	for _, c := range allContainers(pod.Spec) {
+		if p := resolvePort(&c, ptr.Deref(port, intstr.IntOrString{})); p != 0 {
+			return p
 		}
 	}
 	return 0
@@ -313,64 +296,49 @@ func (g grant) String() string {
 	return fmt.Sprintf("%s %s from app %s (namespace %s, trust domain %s)", g.verb, g.operation, g.appID, g.namespace, g.trustDomain)
 }
 
-// daprConfig is the Dapr Configuration a Deployment's sidecar loads (dapr.io/config), or nil.
-func (b *Bundle) daprConfig(d Deployment) *Object {
-	for i, o := range b.App {
-		if o.Kind() == "Configuration" && strings.HasPrefix(o.APIVersion(), "dapr.io/") && o.Name() == d.Annotation("dapr.io/config") && o.Namespace() == d.Namespace {
-			return &b.App[i]
-		}
-	}
-	return nil
-}
-
 // trustDomain is the one in the sidecar's SPIFFE id: Sentry takes it from the app's Configuration.
 func (b *Bundle) trustDomain(d Deployment) string {
-	if c := b.daprConfig(d); c != nil {
-		if td := str(c.Map, "spec", "accessControl", "trustDomain"); td != "" {
-			return td
-		}
+	if c := b.daprConfig(d); c != nil && c.Spec.AccessControlSpec != nil && c.Spec.AccessControlSpec.TrustDomain != "" {
+		return c.Spec.AccessControlSpec.TrustDomain
 	}
 	return defaultTrustDomain
 }
 
 // grants reads access-control policies as daprd (pkg/acl) does: by app id, namespace, trust domain, "/"+lower-cased operation, verb by name.
-func grants(c *Object) (map[grant]bool, []error) {
+func grants(c *configv1.Configuration) (map[grant]bool, []error) {
 	out := map[grant]bool{}
 	var errs []error
-	ac := mapAt(c.Map, "spec", "accessControl")
-	if ac == nil || !strings.EqualFold(str(ac, "defaultAction"), "deny") {
-		errs = append(errs, fmt.Errorf("%s: accessControl.defaultAction is not deny: any app in the mesh could invoke the sidecars that load it", c.ID()))
+	cid := configID(c)
+	ac := cmp.Or(c.Spec.AccessControlSpec, &configv1.AccessControlSpec{})
+	if !strings.EqualFold(ac.DefaultAction, "deny") {
+		errs = append(errs, fmt.Errorf("%s: accessControl.defaultAction is not deny: any app in the mesh could invoke the sidecars that load it", cid))
 	}
-	for _, p := range listAt(ac, "policies") {
-		g := grant{appID: str(p, "appId"), namespace: str(p, "namespace"), trustDomain: str(p, "trustDomain")}
+	for _, p := range ac.AppPolicies {
+		g := grant{appID: p.AppName, namespace: p.Namespace, trustDomain: p.TrustDomain}
 		if g.namespace == "" || g.trustDomain == "" {
-			errs = append(errs, fmt.Errorf("%s: the policy for %s has no namespace or trustDomain: daprd refuses the whole access control spec and does not start", c.ID(), g.appID))
+			errs = append(errs, fmt.Errorf("%s: the policy for %s has no namespace or trustDomain: daprd refuses the whole access control spec and does not start", cid, g.appID))
 		}
-		if strings.EqualFold(str(p, "defaultAction"), "allow") {
-			errs = append(errs, fmt.Errorf("%s: the policy for %s allows every operation by default", c.ID(), g.appID))
+		if strings.EqualFold(p.DefaultAction, "allow") {
+			errs = append(errs, fmt.Errorf("%s: the policy for %s allows every operation by default", cid, g.appID))
 		}
-		for _, op := range listAt(p, "operations") {
-			if !strings.EqualFold(str(op, "action"), "allow") {
+		for _, op := range p.AppOperationActions {
+			if !strings.EqualFold(op.Action, "allow") {
 				continue
 			}
-			g.operation = strings.ToLower(str(op, "name"))
-			if !strings.HasPrefix(g.operation, "/") {
-				g.operation = "/" + g.operation
-			}
+			g.operation = "/" + strings.TrimPrefix(strings.ToLower(op.Operation), "/")
 			if strings.Contains(g.operation, "*") {
-				errs = append(errs, fmt.Errorf("%s: %s may call %s: a wildcard", c.ID(), g.appID, g.operation))
+				errs = append(errs, fmt.Errorf("%s: %s may call %s: a wildcard", cid, g.appID, g.operation))
 			}
-			verbs := listAt(op, "httpVerb")
-			if len(verbs) == 0 {
-				errs = append(errs, fmt.Errorf("%s: operation %s lists no httpVerb, so it allows no HTTP call", c.ID(), g.operation))
+			if len(op.HTTPVerb) == 0 {
+				errs = append(errs, fmt.Errorf("%s: operation %s lists no httpVerb, so it allows no HTTP call", cid, g.operation))
 			}
-			for _, v := range verbs {
-				g.verb = fmt.Sprint(v)
+			for _, verb := range op.HTTPVerb {
+				g.verb = verb
 				if _, ok := commonv1pb.HTTPExtension_Verb_value[g.verb]; !ok || g.verb == "NONE" {
-					errs = append(errs, fmt.Errorf("%s: httpVerb %q is none of the verb names daprd matches (%s)", c.ID(), g.verb, "GET, POST, PUT, DELETE, ... in upper case"))
-					continue
+					errs = append(errs, fmt.Errorf("%s: httpVerb %q is none of the verb names daprd matches (GET, POST, PUT, DELETE, ... in upper case)", cid, g.verb))
+				} else {
+					out[g] = true
 				}
-				out[g] = true
 			}
 		}
 	}
@@ -383,25 +351,25 @@ func CheckAccessControl(b *Bundle) []error {
 	byConfig := map[string]map[grant]bool{}
 	for _, d := range b.Deployments() {
 		c := b.daprConfig(d)
-		if !d.DaprEnabled() || c == nil || byConfig[c.ID()] != nil {
+		if !d.DaprEnabled() || c == nil || byConfig[configID(c)] != nil {
 			continue // CheckDaprConfigExists reports a missing Configuration
 		}
 		g, e := grants(c)
-		byConfig[c.ID()], errs = g, append(errs, e...)
+		byConfig[configID(c)], errs = g, append(errs, e...)
 	}
 	made := map[grant]bool{}
 	for _, i := range invs {
 		g := grant{appID: i.caller.Annotation("dapr.io/app-id"), namespace: i.caller.Namespace, trustDomain: b.trustDomain(i.caller),
 			operation: "/" + strings.ToLower(i.method), verb: i.verb}
 		made[g] = true
-		if c := b.daprConfig(i.callee); c != nil && !byConfig[c.ID()][g] {
-			errs = append(errs, fmt.Errorf("%s (%s's sidecar) does not allow %s: %s would be denied", c.ID(), i.callee.Name, g, i))
+		if c := b.daprConfig(i.callee); c != nil && !byConfig[configID(c)][g] {
+			errs = append(errs, fmt.Errorf("%s (%s's sidecar) does not allow %s: %s would be denied", configID(c), i.callee.Name, g, i))
 		}
 	}
-	for id, gs := range byConfig {
+	for cid, gs := range byConfig {
 		for g := range gs {
 			if !made[g] {
-				errs = append(errs, fmt.Errorf("%s allows %s, a call no app makes", id, g))
+				errs = append(errs, fmt.Errorf("%s allows %s, a call no app makes", cid, g))
 			}
 		}
 	}
@@ -410,10 +378,8 @@ func CheckAccessControl(b *Bundle) []error {
 
 // secretRef is the Secret name and key an env var of c is read from, or "".
 func secretRef(c *corev1.Container, env string) string {
-	for _, e := range c.Env {
-		if e.Name == env && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-			return e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
-		}
+	if s := envSource(c, env); s != nil && s.SecretKeyRef != nil {
+		return s.SecretKeyRef.Name + "/" + s.SecretKeyRef.Key
 	}
 	return ""
 }
@@ -463,6 +429,53 @@ func CheckDaprTokens(b *Bundle) []error {
 			case got != want:
 				errs = append(errs, fmt.Errorf("deployment %s: the app reads %s from Secret/key %q, its sidecar from %q (%s): they must be one Secret", d.Name, t.env, got, want, t.annotation))
 			}
+		}
+	}
+	return errs
+}
+
+// CheckDatadogScrapesSidecars: sidecars serve metrics and ask the Agent for an OpenMetrics check on that port; annotations name real containers.
+func CheckDatadogScrapesSidecars(b *Bundle) []error {
+	var errs []error
+	for _, d := range b.Deployments() {
+		if !d.DaprEnabled() {
+			continue
+		}
+		pod, cfg, err := b.Inj.Inject(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sidecar := Sidecar(pod)
+		if sidecar == nil || !cfg.EnableMetrics {
+			errs = append(errs, fmt.Errorf("deployment %s: its sidecar serves no metrics", d.Name))
+			continue
+		}
+		for key := range d.Spec.Template.Annotations {
+			if name, ok := strings.CutPrefix(key, "ad.datadoghq.com/"); ok && strings.Contains(name, ".") {
+				if container, _, _ := strings.Cut(name, "."); !slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == container }) {
+					errs = append(errs, fmt.Errorf("deployment %s: %s names no container of the pod (with its sidecar)", d.Name, key))
+				}
+			}
+		}
+		key := "ad.datadoghq.com/" + sidecar.Name + ".checks"
+		var checks struct {
+			OpenMetrics struct {
+				Instances []struct {
+					Endpoint string   `json:"openmetrics_endpoint"`
+					Metrics  []string `json:"metrics"`
+				} `json:"instances"`
+			} `json:"openmetrics"`
+		}
+		if err := json.Unmarshal([]byte(d.Annotation(key)), &checks); err != nil {
+			errs = append(errs, fmt.Errorf("deployment %s: annotation %s is not the JSON of Datadog checks: %v", d.Name, key, err))
+			continue
+		}
+		want := fmt.Sprintf("http://%%%%host%%%%:%d/metrics", cfg.SidecarMetricsPort)
+		if len(checks.OpenMetrics.Instances) != 1 || checks.OpenMetrics.Instances[0].Endpoint != want ||
+			len(checks.OpenMetrics.Instances[0].Metrics) == 0 {
+			errs = append(errs, fmt.Errorf("deployment %s: %s should hold one openmetrics instance with openmetrics_endpoint %s and the metrics to keep, has %+v",
+				d.Name, key, want, checks.OpenMetrics.Instances))
 		}
 	}
 	return errs

@@ -1,17 +1,14 @@
 package manifests
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// The pins the schemas come from: k8s.io/kubernetes (swagger.json), dapr (CRDs), datadog-operator (DatadogAgent CRD), eksctl (schema.json).
-var pinKeys = []string{"KUBERNETES_SCHEMA_VERSION", "DAPR_RUNTIME_VERSION", "DATADOG_OPERATOR_VERSION", "EKSCTL_VERSION"}
-
-// Pins are the versions the schemas are taken from.
+// Pins are the versions the schemas are taken from: k8s.io/kubernetes (swagger.json), dapr (CRDs), datadog-operator
+// (DatadogAgent CRD), eksctl (schema.json).
 type Pins struct {
 	KubernetesSchema string // e.g. 1.35.4
 	Dapr             string
@@ -22,46 +19,45 @@ type Pins struct {
 
 // KubernetesMinor returns "1.35" for "1.35.4".
 func (p Pins) KubernetesMinor() string {
-	parts := strings.SplitN(p.KubernetesSchema, ".", 3)
-	if len(parts) < 2 {
-		return p.KubernetesSchema
-	}
-	return parts[0] + "." + parts[1]
+	major, rest, _ := strings.Cut(p.KubernetesSchema, ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	return major + "." + minor
 }
 
 // LoadPins reads scripts/versions.env (KEY=value lines), the one place the versions are pinned.
-func LoadPins(repoRoot string) (Pins, error) {
-	f, err := os.Open(filepath.Join(repoRoot, "scripts", "versions.env"))
+func LoadPins(repo string) (Pins, error) {
+	lines, err := settingLines(filepath.Join(repo, "scripts", "versions.env"))
 	if err != nil {
 		return Pins{}, err
 	}
-	defer f.Close()
-	values := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
+	env := map[string]string{}
+	for _, line := range lines {
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
 			return Pins{}, fmt.Errorf("scripts/versions.env: not a KEY=value line: %q", line)
 		}
-		values[k] = strings.TrimPrefix(strings.Trim(strings.TrimSpace(v), `"'`), "v")
+		env[k] = strings.TrimPrefix(strings.Trim(strings.TrimSpace(v), `"'`), "v")
 	}
-	if err := sc.Err(); err != nil {
-		return Pins{}, err
-	}
-	for _, k := range pinKeys {
-		if values[k] == "" {
+	p := Pins{env["KUBERNETES_SCHEMA_VERSION"], env["DAPR_RUNTIME_VERSION"], env["DATADOG_OPERATOR_VERSION"], env["EKSCTL_VERSION"], env}
+	for _, k := range []string{"KUBERNETES_SCHEMA_VERSION", "DAPR_RUNTIME_VERSION", "DATADOG_OPERATOR_VERSION", "EKSCTL_VERSION"} {
+		if env[k] == "" {
 			return Pins{}, fmt.Errorf("scripts/versions.env does not pin %s", k)
 		}
 	}
-	return Pins{
-		KubernetesSchema: values["KUBERNETES_SCHEMA_VERSION"],
-		Dapr:             values["DAPR_RUNTIME_VERSION"],
-		DatadogOperator:  values["DATADOG_OPERATOR_VERSION"],
-		Eksctl:           values["EKSCTL_VERSION"],
-		Env:              values,
-	}, nil
+	return p, nil
+}
+
+// settingLines returns the trimmed lines of a file that are neither blank nor comments.
+func settingLines(file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out, nil
 }
