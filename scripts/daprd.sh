@@ -1,11 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the pinned Dapr sidecar (daprd), Dapr's certificate authority (sentry) or the Dapr CLI
-# (dapr) is available and prints its path on stdout, alone.
-#
-# daprd: reuses $DAPR_INSTALL_DIR/daprd (default ~/.dapr/bin/daprd, where `dapr init --slim` puts it)
-# when its version is the pin. sentry and dapr: kept in the tools cache under their version. Otherwise
-# each is built from the Go module proxy with its tool module (scripts/daprd/, scripts/dapr-cli/) and
-# moved in place atomically. The first build takes minutes; later runs are instant.
+# Prints the path of the pinned daprd, sentry or Dapr CLI, building it once from the Go module proxy
+# with its tool module (scripts/daprd/, scripts/dapr-cli/). daprd is kept where `dapr init --slim` puts it.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -44,26 +39,14 @@ build=(go build -tags allcomponents -ldflags "-s -w -X $module/pkg/buildinfo.ver
 # daprd --version prints the bare version, e.g. 1.18.2. sentry has no such flag: its path says it.
 daprd_version() { "$1" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true; }
 
-if [[ "$program" == daprd ]]; then
-  install_dir="${DAPR_INSTALL_DIR:-$HOME/.dapr/bin}"
-  target="$install_dir/daprd"
-  if [[ -x "$target" ]]; then
-    have="$(daprd_version "$target")"
-    if [[ "$have" == "$want" ]]; then
-      log "daprd $want found at $target"
-      printf '%s\n' "$target"
-      exit 0
-    fi
-    log "daprd at $target is version '${have:-unknown}', not $want: building $want"
-  fi
-else
-  install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$program-$want"
-  target="$install_dir/$program"
-  if [[ -x "$target" ]]; then
-    log "$program $want found at $target"
-    printf '%s\n' "$target"
-    exit 0
-  fi
+install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$program-$want"
+[[ "$program" == daprd ]] && install_dir="${DAPR_INSTALL_DIR:-$HOME/.dapr/bin}"
+target="$install_dir/$program"
+# A daprd of another version (e.g. from `dapr init`) is replaced; the others are kept under their version.
+if [[ -x "$target" && ( "$program" != daprd || "$(daprd_version "$target")" == "$want" ) ]]; then
+  log "$program $want found at $target"
+  printf '%s\n' "$target"
+  exit 0
 fi
 
 # The module must build exactly the pinned runtime, or the version stamped below would lie.

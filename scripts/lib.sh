@@ -254,14 +254,14 @@ alive() {
   [[ -n "$stat" && "$stat" != Z* ]]
 }
 
-# ours PID RUN_DIR : alive and still a process local-up started for RUN_DIR (it marks the JVMs with
-# -D...run-dir=RUN_DIR and gives daprd and sentry --config RUN_DIR/config.yaml): a PID the system has
-# since given to another process is never taken for one of them.
+# ours PID RUN_DIR : alive and still a process local-up started for RUN_DIR (the JVMs carry
+# -D...run-dir=RUN_DIR, daprd and sentry --config RUN_DIR/config.yaml, the Dapr CLI RUN_DIR/dapr.yaml):
+# a PID the system has since given to another process is never taken for one of them.
 ours() {
   local args
   alive "$1" || return 1
-  args="$(ps -ww -o args= -p "$1" 2>/dev/null || true)"
-  [[ "$args" == *"run-dir=$2 "* || "$args" == *" $2/config.yaml "* ]]
+  args=" $(ps -ww -o args= -p "$1" 2>/dev/null || true) "
+  [[ "$args" == *"run-dir=$2 "* || "$args" == *" $2/config.yaml "* || "$args" == *" $2/dapr.yaml "* ]]
 }
 
 # random_hex BYTES : BYTES random bytes from the kernel, as 2*BYTES lowercase hex digits.
@@ -298,12 +298,13 @@ local_dapr_config() {
   ' "$SCRIPTS_DIR/local/config.yaml" >"$1"
 }
 
-# local_run_file CONFIG : dapr.yaml on local-up's ports (each app's from its <APPID>_PORT, _DAPR_HTTP_PORT,
-# _DAPR_GRPC_PORT and _DAPR_METRICS_PORT variables, and ZIPKIN_PORT), with the Dapr configuration CONFIG,
-# paths made absolute and logs on the CLI's output, so the copy runs from anywhere.
+# local_run_file CONFIG [JVM_ARGS] : dapr.yaml on local-up's ports (each app's from its <APPID>_PORT,
+# _DAPR_HTTP_PORT, _DAPR_GRPC_PORT and _DAPR_METRICS_PORT variables, and ZIPKIN_PORT), with the Dapr
+# configuration CONFIG, paths made absolute and logs on the CLI's output, so the copy runs from anywhere;
+# with JVM_ARGS ('"-Xa", "-Xb", '), the apps run their unpacked jars (unpacked_jar) with those.
 # local_run_file --ports : instead "VARIABLE PORT" for each port dapr.yaml sets, local-up's defaults.
 local_run_file() {
-  awk -v root="$REPO_ROOT" -v config="$1" '
+  awk -v root="$REPO_ROOT" -v config="$1" -v jvm="${2:-}" '
     function port(var, at, n) {
       if (config == "--ports") print var, substr($0, at, n)
       else if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 }
@@ -321,6 +322,7 @@ local_run_file() {
     $1 == "configFilePath:" { sub(/:.*/, ": " config) }
     $1 == "-" && $2 ~ /^scripts\// { sub(/scripts\//, root "/scripts/") }
     $1 == "appDirPath:" { sub(/:.*/, ": " root "/" $2) }
+    $1 == "command:" && jvm != "" { sub(/"-jar", "target\//, jvm "\"-jar\", \"target/unpacked/") }
     { print }
   ' "$REPO_ROOT/dapr.yaml"
 }

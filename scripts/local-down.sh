@@ -28,7 +28,7 @@ PID_FILE="$RUN_DIR/pids"
 STOP_TIMEOUT="${STOP_TIMEOUT:-20}"
 [[ "$STOP_TIMEOUT" =~ ^[0-9]+$ ]] || die "STOP_TIMEOUT must be a number of seconds: $STOP_TIMEOUT"
 
-need_tools ps
+need_tools ps pgrep
 
 [[ -d "$RUN_DIR" ]] && RUN_DIR="$(cd "$RUN_DIR" && pwd)" && PID_FILE="$RUN_DIR/pids"
 if [[ ! -f "$PID_FILE" ]]; then
@@ -36,56 +36,51 @@ if [[ ! -f "$PID_FILE" ]]; then
   exit 0
 fi
 
-names=() pids=()
+# TARGETS: NAME:PID of each recorded process still running as itself; the Dapr CLI's as NAME:-PID,
+# its process group, which `dapr stop -f` also signals whole (a sidecar or app local-up had not yet
+# recorded stops with it).
+apps=() clis=()
 while read -r name pid; do
-  [[ "$pid" =~ ^[0-9]+$ ]] || continue
-  if ours "$pid" "$RUN_DIR"; then
-    names+=("$name")
-    pids+=("$pid")
-  fi
+  { [[ "$pid" =~ ^[0-9]+$ ]] && ours "$pid" "$RUN_DIR"; } || continue
+  if [[ "$name" == dapr ]]; then clis+=("$name:-$pid"); else apps+=("$name:$pid"); fi
 done <"$PID_FILE"
 
-if ((${#pids[@]} == 0)); then
+if ((${#apps[@]} + ${#clis[@]} == 0)); then
   log "nothing was running from $RUN_DIR"
   rm -f "$PID_FILE"
   exit 0
 fi
 
-log "stopping ${names[*]} (pids ${pids[*]})"
-kill -TERM "${pids[@]}" 2>/dev/null || true
+# running PID : still running as recorded; a negative PID: its process group has a process left.
+running() { if (($1 < 0)); then pgrep -g "${1#-}" >/dev/null; else ours "$1" "$RUN_DIR"; fi; }
 
-# remaining: the indexes of recorded processes still alive.
-remaining() {
-  local i
-  for i in "${!pids[@]}"; do
-    ours "${pids[$i]}" "$RUN_DIR" && printf '%s ' "$i"
+# stop SIGNAL SECONDS TARGET... : signals the targets, then waits until none runs or SECONDS pass;
+# LEFT holds those still running.
+stop() {
+  local signal=$1 deadline=$((SECONDS + $2)) t
+  shift 2
+  LEFT=()
+  (($#)) || return 0
+  kill "-$signal" -- "${@##*:}" 2>/dev/null || true
+  while :; do
+    LEFT=()
+    for t in "$@"; do running "${t##*:}" && LEFT+=("$t"); done
+    ((${#LEFT[@]} && SECONDS < deadline)) || return 0
+    sleep 0.2
   done
-  return 0
 }
 
-deadline=$((SECONDS + STOP_TIMEOUT))
-left="$(remaining)"
-while [[ -n "$left" ]] && ((SECONDS < deadline)); do
-  sleep 0.2
-  left="$(remaining)"
-done
-
-if [[ -n "$left" ]]; then
-  for i in $left; do
-    warn "${names[$i]} (pid ${pids[$i]}) ignored TERM for ${STOP_TIMEOUT}s: sending KILL"
-    kill -KILL "${pids[$i]}" 2>/dev/null || true
-  done
-  deadline=$((SECONDS + 5))
-  left="$(remaining)"
-  while [[ -n "$left" ]] && ((SECONDS < deadline)); do
-    sleep 0.2
-    left="$(remaining)"
-  done
-  if [[ -n "$left" ]]; then
-    for i in $left; do warn "${names[$i]} (pid ${pids[$i]}) is still running"; done
-    die "some processes could not be stopped; the PID file $PID_FILE is kept"
-  fi
+log "stopping ${apps[*]} ${clis[*]}"
+# The apps and sidecars before the CLI: told first, it would KILL those not yet exited.
+stop TERM "$STOP_TIMEOUT" "${apps[@]+"${apps[@]}"}"
+left=("${LEFT[@]+"${LEFT[@]}"}")
+stop TERM "$STOP_TIMEOUT" "${clis[@]+"${clis[@]}"}"
+left+=("${LEFT[@]+"${LEFT[@]}"}")
+if ((${#left[@]})); then
+  warn "${left[*]} ignored TERM for ${STOP_TIMEOUT}s: sending KILL"
+  stop KILL 5 "${left[@]}"
+  ((${#LEFT[@]} == 0)) || die "${LEFT[*]} could not be stopped; the PID file $PID_FILE is kept"
 fi
 
 rm -f "$PID_FILE"
-log "stopped: ${names[*]}"
+log "stopped"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine with real Dapr sidecars and a Zipkin trace UI, sends one
 # POST /greet, prints the answer and the Zipkin URL of its trace, and leaves everything running in
-# the background. scripts/local-down.sh stops it. No container engine and no Dapr CLI needed.
+# the background. scripts/local-down.sh stops it. The apps and their sidecars are dapr.yaml's, run by the
+# Dapr CLI (`dapr run -f`). No container engine needed.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -11,9 +12,10 @@ usage() {
   cat <<'EOF'
 Usage: scripts/local-up.sh
 
-Starts, each in the background: Zipkin, Dapr's Sentry, greeter + its daprd, comms + its daprd; waits
-until all are healthy; sends one POST /greet with a trace id it makes; prints the answer and the
-trace's Zipkin URL. The sidecars talk mTLS with certificates from Sentry; greeter's sidecar lets only
+Starts in the background Zipkin, Dapr's Sentry, and with `dapr run -f` the apps and sidecars of
+dapr.yaml (on these ports); waits until all are healthy; sends one POST /greet with a trace id it
+makes; prints the answer and the trace's Zipkin URL. The sidecars talk mTLS with certificates from
+Sentry (daprd gets the flags for it, which a run file cannot set, from a wrapper in RUN_DIR/.dapr/bin); greeter's sidecar lets only
 comms call POST /greet; the Dapr API token and the app API token are new random values each run
 (kept, readable only by you, in RUN_DIR/tokens.env).
 Refuses if a port it needs is taken. On any failure it names the step, shows the end of the failing
@@ -23,7 +25,7 @@ Environment (defaults: the ports in the README):
   COMMS_PORT=8080  COMMS_DAPR_HTTP_PORT=3500  COMMS_DAPR_GRPC_PORT=50001  COMMS_DAPR_METRICS_PORT=9090
   GREETER_PORT=8081  GREETER_DAPR_HTTP_PORT=3501  GREETER_DAPR_GRPC_PORT=50002  GREETER_DAPR_METRICS_PORT=9091
   ZIPKIN_PORT=9411  SENTRY_PORT=50003  SENTRY_HEALTH_PORT=8082
-  LOCAL_RUN_DIR     logs, PID file, rendered Dapr config (default ~/.local/state/dapr-tracing-demo/local)
+  LOCAL_RUN_DIR     logs, PID file, rendered Dapr config and run file (default ~/.local/state/dapr-tracing-demo/local)
   DAPRD             a daprd binary to use instead of the one scripts/daprd.sh provides
   SENTRY            a sentry binary to use instead of the one `scripts/daprd.sh sentry` provides
   STARTUP_TIMEOUT   seconds to wait for everything to be healthy (default 180)
@@ -40,7 +42,7 @@ case "${1:-}" in
 esac
 
 load_versions
-need_version DAPR_RUNTIME_VERSION ZIPKIN_VERSION
+need_version DAPR_RUNTIME_VERSION DAPR_LOCAL_CLI_VERSION ZIPKIN_VERSION
 
 # The apps', sidecars' and Zipkin's ports default to those of dapr.yaml.
 while read -r var port; do printf -v "$var" '%s' "${!var:-$port}"; done < <(local_run_file --ports)
@@ -56,25 +58,15 @@ ZIPKIN_JAVA_OPTS="${ZIPKIN_JAVA_OPTS:--XX:TieredStopAtLevel=1 -Xmx256m}"
 ZIPKIN_MAX_SPANS="${ZIPKIN_MAX_SPANS:-50000}"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo"
 
-LOG_DIR="$RUN_DIR/logs"
-PID_FILE="$RUN_DIR/pids"
 ZIPKIN_JAR="$CACHE_DIR/zipkin-server-$ZIPKIN_VERSION-exec.jar"
-# Every process started here carries this marker in its command line, so that local-down only ever
-# signals a PID that is still the process it recorded.
-MARKER="-Ddapr-tracing-demo.run-dir=$RUN_DIR"
 
-# Component names, in start order; each has a log file logs/NAME.log and a health URL.
+# Each component, in start order, has a log file logs/NAME.log and a health URL.
 COMPONENTS=(zipkin sentry greeter greeter-daprd comms comms-daprd)
-health_url() {
-  case "$1" in
-    zipkin) echo "http://127.0.0.1:$ZIPKIN_PORT/health" ;;
-    sentry) echo "http://127.0.0.1:$SENTRY_HEALTH_PORT/healthz" ;;
-    greeter) echo "http://127.0.0.1:$GREETER_PORT/actuator/health/readiness" ;;
-    greeter-daprd) echo "http://127.0.0.1:$GREETER_DAPR_HTTP_PORT/v1.0/healthz" ;;
-    comms) echo "http://127.0.0.1:$COMMS_PORT/actuator/health/readiness" ;;
-    comms-daprd) echo "http://127.0.0.1:$COMMS_DAPR_HTTP_PORT/v1.0/healthz" ;;
-  esac
-}
+declare -A HEALTH_URL=(
+  [zipkin]="http://127.0.0.1:$ZIPKIN_PORT/health" [sentry]="http://127.0.0.1:$SENTRY_HEALTH_PORT/healthz"
+  [greeter]="http://127.0.0.1:$GREETER_PORT/actuator/health/readiness" [greeter-daprd]="http://127.0.0.1:$GREETER_DAPR_HTTP_PORT/v1.0/healthz"
+  [comms]="http://127.0.0.1:$COMMS_PORT/actuator/health/readiness" [comms-daprd]="http://127.0.0.1:$COMMS_DAPR_HTTP_PORT/v1.0/healthz"
+)
 
 # Logs whose last lines explain a failure of the current step.
 FAILURE_LOGS=()
@@ -92,17 +84,8 @@ on_failure_hint() {
   done
   if [[ "$STARTED" == true ]]; then
     echo "stopping everything this run started..."
-    LOCAL_RUN_DIR="$RUN_DIR" "$SCRIPTS_DIR/local-down.sh" || true
-  fi
-}
-
-# The project's Maven wrapper (pins the Maven version); a plain mvn only if the wrapper is absent.
-maven() {
-  if [[ -x "$REPO_ROOT/mvnw" ]]; then
-    "$REPO_ROOT/mvnw" "$@"
-  else
-    command -v mvn >/dev/null 2>&1 || die "neither ./mvnw nor mvn is available to build the services"
-    mvn "$@"
+    # Short: a Dapr CLI still starting the apps acts on TERM only once it is done (then KILL stops it).
+    LOCAL_RUN_DIR="$RUN_DIR" STOP_TIMEOUT=5 "$SCRIPTS_DIR/local-down.sh" || true
   fi
 }
 
@@ -117,6 +100,7 @@ start() {
     exec "${detach[@]+"${detach[@]}"}" nohup "$@" </dev/null >"$log" 2>&1
   ) &
   local pid=$!
+  disown "$pid" # local-down stops it; this shell does not report its end
   STARTED=true
   printf '%s %s\n' "$name" "$pid" >>"$PID_FILE"
   info "$name: pid $pid, log $log"
@@ -132,7 +116,7 @@ trace_summary() {
 steps_total 9
 
 step "check tools, ports and the run directory" "1s"
-need_tools java curl jq ps nohup awk od
+need_tools java curl jq ps pgrep nohup awk od
 for var in STARTUP_TIMEOUT TRACE_TIMEOUT; do
   [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a number of seconds, got '${!var}'"
 done
@@ -149,6 +133,8 @@ mkdir -p "$RUN_DIR"
 RUN_DIR="$(cd "$RUN_DIR" && pwd)"
 LOG_DIR="$RUN_DIR/logs"
 PID_FILE="$RUN_DIR/pids"
+# Every process started here carries this marker in its command line, so that local-down only ever
+# signals a PID that is still the process it recorded.
 MARKER="-Ddapr-tracing-demo.run-dir=$RUN_DIR"
 mkdir -p "$LOG_DIR"
 if [[ -f "$PID_FILE" ]]; then
@@ -173,21 +159,22 @@ step "build comms and greeter (when missing or older than their sources)" "1-3 m
 if apps_stale; then
   FAILURE_LOGS=("$LOG_DIR/build.log")
   info "building with Maven (log: $LOG_DIR/build.log)"
-  (cd "$REPO_ROOT" && maven -B -q -DskipTests package) >"$LOG_DIR/build.log" 2>&1 \
+  (cd "$REPO_ROOT" && ./mvnw -B -q -DskipTests package) >"$LOG_DIR/build.log" 2>&1 \
     || die "the Maven build failed"
 else
   info "jars are up to date"
 fi
-COMMS_JAR=$(unpacked_jar comms-service)
-GREETER_JAR=$(unpacked_jar greeter-service)
+unpacked_jar comms-service >/dev/null
+unpacked_jar greeter-service >/dev/null
 
-step "get daprd and sentry $DAPR_RUNTIME_VERSION" "1s when built before; the first build takes minutes"
+step "get daprd and sentry $DAPR_RUNTIME_VERSION and the Dapr CLI $DAPR_LOCAL_CLI_VERSION" "1s when built before; the first builds take minutes"
 daprd_bin="${DAPRD:-$("$SCRIPTS_DIR/daprd.sh")}"
 sentry_bin="${SENTRY:-$("$SCRIPTS_DIR/daprd.sh" sentry)}"
+dapr_cli="$("$SCRIPTS_DIR/daprd.sh" dapr)"
 for bin in "$daprd_bin" "$sentry_bin"; do
   [[ -f "$bin" && -x "$bin" ]] || die "not an executable file: $bin"
 done
-info "$daprd_bin, $sentry_bin"
+info "$daprd_bin, $sentry_bin, $dapr_cli"
 
 step "get Zipkin $ZIPKIN_VERSION" "1s when cached, else ~20s (135 MB from Maven Central)"
 if [[ ! -s "$ZIPKIN_JAR" ]]; then
@@ -195,7 +182,7 @@ if [[ ! -s "$ZIPKIN_JAR" ]]; then
   zipkin_dl=""
   make_temp_dir zipkin_dl
   FAILURE_LOGS=("$LOG_DIR/zipkin-download.log")
-  (cd "$REPO_ROOT" && maven -B -q -N dependency:copy \
+  (cd "$REPO_ROOT" && ./mvnw -B -q -N dependency:copy \
     "-Dartifact=io.zipkin:zipkin-server:$ZIPKIN_VERSION:jar:exec" "-DoutputDirectory=$zipkin_dl") \
     >"$LOG_DIR/zipkin-download.log" 2>&1 || die "could not fetch io.zipkin:zipkin-server:$ZIPKIN_VERSION:exec from Maven Central"
   mv -f "$zipkin_dl/zipkin-server-$ZIPKIN_VERSION-exec.jar" "$ZIPKIN_JAR"
@@ -203,40 +190,19 @@ fi
 info "$ZIPKIN_JAR"
 
 step "write the Dapr configuration" "1s"
-zipkin_spans="http://127.0.0.1:$ZIPKIN_PORT/api/v2/spans"
 nr_db="$RUN_DIR/nameresolution.db"
 rm -f "$nr_db" "$nr_db-wal" "$nr_db-shm"
 local_dapr_config "$RUN_DIR/config.yaml" "$ZIPKIN_PORT" "$nr_db" || die "could not write $RUN_DIR/config.yaml"
 info "$RUN_DIR/config.yaml"
 
-step "start Zipkin, Sentry, greeter, comms and their sidecars" "5s"
+step "start Zipkin, Sentry, and dapr.yaml's apps and sidecars with the Dapr CLI" "5s"
 : >"$PID_FILE"
-app_env=(
-  SERVER_ADDRESS=127.0.0.1
-  MANAGEMENT_ZIPKIN_TRACING_EXPORT_ENABLED=true
-  "MANAGEMENT_ZIPKIN_TRACING_ENDPOINT=$zipkin_spans"
-  "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=local"
-)
 # New tokens each run: the Dapr API token (app -> its sidecar) and the app API token (sidecar -> app).
 DAPR_API_TOKEN=$(random_hex 32)
 APP_API_TOKEN=$(random_hex 32)
 (umask 077 && printf 'DAPR_API_TOKEN=%s\nAPP_API_TOKEN=%s\n' "$DAPR_API_TOKEN" "$APP_API_TOKEN" >"$RUN_DIR/tokens.env")
 register_secret "$DAPR_API_TOKEN"
 register_secret "$APP_API_TOKEN"
-# daprd_args APP_ID APP_PORT HTTP GRPC METRICS: a sidecar that listens on loopback only and talks mTLS.
-# Not `dapr run -f` on dapr.yaml: the CLI points daprd at a Sentry on localhost:50001 only (no free port),
-# cannot bind internal gRPC and metrics to loopback, and `dapr stop -f` fails on sidecars with an API token.
-daprd_args() {
-  printf '%s\n' --app-id "$1" --app-port "$2" --app-protocol http --app-channel-address 127.0.0.1 \
-    --dapr-http-port "$3" --dapr-grpc-port "$4" --metrics-port "$5" \
-    --dapr-listen-addresses 127.0.0.1 --dapr-internal-grpc-listen-address 127.0.0.1 --metrics-listen-address 127.0.0.1 \
-    --enable-mtls --sentry-address "127.0.0.1:$SENTRY_PORT" \
-    --config "$RUN_DIR/config.yaml" --resources-path "$SCRIPTS_DIR/local/resources" \
-    --log-as-json --log-level info
-}
-mapfile -t greeter_daprd_args < <(daprd_args greeter "$GREETER_PORT" "$GREETER_DAPR_HTTP_PORT" "$GREETER_DAPR_GRPC_PORT" "$GREETER_DAPR_METRICS_PORT")
-mapfile -t comms_daprd_args < <(daprd_args comms "$COMMS_PORT" "$COMMS_DAPR_HTTP_PORT" "$COMMS_DAPR_GRPC_PORT" "$COMMS_DAPR_METRICS_PORT")
-read -r -a app_java_opts <<<"$APP_JAVA_OPTS"
 read -r -a zipkin_java_opts <<<"$ZIPKIN_JAVA_OPTS"
 
 # Zipkin on loopback only (its default is every interface).
@@ -249,21 +215,28 @@ mkdir -p "$RUN_DIR/sentry"
 start sentry "$sentry_bin" --issuer-credentials "$RUN_DIR/sentry" --trust-domain localhost \
   --listen-address 127.0.0.1 --port "$SENTRY_PORT" --healthz-listen-address 127.0.0.1 --healthz-port "$SENTRY_HEALTH_PORT" \
   --enable-metrics=false --config "$RUN_DIR/config.yaml" --log-as-json
-# Tokens go through the environment, never a command line (which any user can read with ps).
-APP_API_TOKEN=$APP_API_TOKEN start greeter env "${app_env[@]}" "SERVER_PORT=$GREETER_PORT" \
-  java "$MARKER" "${app_java_opts[@]}" -jar "$GREETER_JAR"
-DAPR_API_TOKEN=$DAPR_API_TOKEN start comms env "${app_env[@]}" "SERVER_PORT=$COMMS_PORT" \
-  "DAPR_HTTP_PORT=$COMMS_DAPR_HTTP_PORT" "DAPR_GRPC_PORT=$COMMS_DAPR_GRPC_PORT" \
-  java "$MARKER" "${app_java_opts[@]}" -jar "$COMMS_JAR"
 deadline=$((SECONDS + 30))
 until [[ -s "$RUN_DIR/sentry/ca.crt" ]]; do
   ((SECONDS < deadline)) || { FAILURE_LOGS=("$LOG_DIR/sentry.log"); die "Sentry made no root certificate within 30s"; }
   sleep 0.2
 done
-# The sidecars' namespace is the cluster's, so the access-control policy reads the same in both.
-sidecar_env=(DAPR_HOST_IP=127.0.0.1 NAMESPACE=dapr-services "DAPR_TRUST_ANCHORS=$(cat "$RUN_DIR/sentry/ca.crt")")
-DAPR_API_TOKEN=$DAPR_API_TOKEN APP_API_TOKEN=$APP_API_TOKEN start greeter-daprd env "${sidecar_env[@]}" "$daprd_bin" "${greeter_daprd_args[@]}"
-DAPR_API_TOKEN=$DAPR_API_TOKEN APP_API_TOKEN=$APP_API_TOKEN start comms-daprd env "${sidecar_env[@]}" "$daprd_bin" "${comms_daprd_args[@]}"
+
+# The CLI runs DAPR_RUNTIME_PATH/.dapr/bin/daprd: here daprd with what a run file cannot say.
+mkdir -p "$RUN_DIR/.dapr/bin"
+printf '#!/bin/sh\n# Written by scripts/local-up.sh: mTLS with its Sentry, internal gRPC and metrics on loopback.\nexec %q "$@" %s\n' \
+  "$daprd_bin" "--enable-mtls --sentry-address 127.0.0.1:$SENTRY_PORT --dapr-internal-grpc-listen-address 127.0.0.1 --metrics-listen-address 127.0.0.1" \
+  >"$RUN_DIR/.dapr/bin/daprd"
+chmod +x "$RUN_DIR/.dapr/bin/daprd"
+# dapr.yaml on this run's ports and configuration, the apps with the image's JVM flags and unpacked jars.
+read -r -a app_java_opts <<<"$APP_JAVA_OPTS $MARKER"
+local_run_file "$RUN_DIR/config.yaml" "$(printf '"%s", ' "${app_java_opts[@]}")" >"$RUN_DIR/dapr.yaml" \
+  || die "could not write $RUN_DIR/dapr.yaml"
+# Through the CLI's environment, which it hands to both apps and both sidecars: the tokens (never on a
+# command line, which any user can read with ps), and the sidecars' namespace (the cluster's, so the
+# access-control policy reads the same) and trust anchors.
+DAPR_API_TOKEN=$DAPR_API_TOKEN APP_API_TOKEN=$APP_API_TOKEN start dapr env DAPR_RUNTIME_PATH="$RUN_DIR" \
+  DAPR_HOST_IP=127.0.0.1 NAMESPACE=dapr-services "DAPR_TRUST_ANCHORS=$(cat "$RUN_DIR/sentry/ca.crt")" \
+  "$dapr_cli" run -f "$RUN_DIR/dapr.yaml"
 
 # Each PID becomes its final command only once the exec chain (setsid, nohup, env) is done; wait for
 # that, so that a failure from here on finds every process under its recorded identity.
@@ -276,33 +249,30 @@ step "wait until all six are healthy" "20-60s"
 waited_from=$SECONDS
 declare -A pid_of=()
 while read -r name pid; do pid_of[$name]=$pid; done <"$PID_FILE"
-pending=("${COMPONENTS[@]}")
 deadline=$((SECONDS + STARTUP_TIMEOUT))
-while ((${#pending[@]})); do
-  still=()
-  for name in "${pending[@]}"; do
-    if ! alive "${pid_of[$name]}"; then
-      FAILURE_LOGS=("$LOG_DIR/$name.log")
-      die "$name exited while starting (pid ${pid_of[$name]})"
+for name in "${COMPONENTS[@]}"; do
+  # The apps and sidecars are the CLI's, which says in its log when one of them exits.
+  pid=${pid_of[$name]:-${pid_of[dapr]}} log=$LOG_DIR/dapr.log exited="The App process exited"
+  [[ -n "${pid_of[$name]:-}" ]] && log=$LOG_DIR/$name.log
+  [[ "$name" == *-daprd ]] && exited="The daprd process exited"
+  FAILURE_LOGS=("$log")
+  until curl -fsS -o /dev/null --max-time 2 "${HEALTH_URL[$name]}" 2>/dev/null; do
+    if ! alive "$pid" || grep -q "$exited" "$log" 2>/dev/null; then
+      die "$name exited while starting; the end of $log, without the apps' lines: $(grep -v '== APP - ' "$log" | tail -n 5)"
     fi
-    if curl -fsS -o /dev/null --max-time 2 "$(health_url "$name")" 2>/dev/null; then
-      info "$name is healthy after $((SECONDS - waited_from))s"
-    else
-      still+=("$name")
-    fi
-  done
-  pending=("${still[@]+"${still[@]}"}")
-  if ((${#pending[@]})); then
-    if ((SECONDS >= deadline)); then
-      for name in "${pending[@]}"; do FAILURE_LOGS+=("$LOG_DIR/$name.log"); done
-      die "not healthy within ${STARTUP_TIMEOUT}s: ${pending[*]} (probed: $(for n in "${pending[@]}"; do printf '%s ' "$(health_url "$n")"; done))"
-    fi
+    ((SECONDS < deadline)) || die "$name not healthy within ${STARTUP_TIMEOUT}s (probed ${HEALTH_URL[$name]})"
     sleep 0.5
-  fi
+  done
+  info "$name is healthy after $((SECONDS - waited_from))s"
 done
+# The CLI's apps and sidecars are recorded too, so that each can be measured and stopped by name.
+ps -ww -o pid=,args= -p "$(pgrep -d, -g "${pid_of[dapr]}")" | awk '
+  match($0, / --app-id [a-z]+ /) { print substr($0, RSTART + 10, RLENGTH - 11) "-daprd", $1 }
+  match($0, /[a-z]+-service\.jar/) { print substr($0, RSTART, RLENGTH - 12), $1 }' >>"$PID_FILE"
+[[ $(wc -l <"$PID_FILE") -eq 7 ]] || die "cannot find the apps and sidecars the Dapr CLI started: $(cat "$PID_FILE")"
 
 step "send one POST /greet through the sidecars" "1s"
-FAILURE_LOGS=("$LOG_DIR/comms.log" "$LOG_DIR/comms-daprd.log" "$LOG_DIR/greeter-daprd.log")
+FAILURE_LOGS=("$LOG_DIR/dapr.log")
 # A W3C traceparent made here, so the trace id is known before Zipkin is asked for it.
 trace_id="$(random_hex 16)"
 parent_id="$(random_hex 8)"
@@ -317,7 +287,7 @@ body="${answer%$'\n'*}"
 info "comms answered: $body"
 
 step "wait for the trace in Zipkin" "5-10s"
-FAILURE_LOGS=("$LOG_DIR/comms-daprd.log" "$LOG_DIR/greeter-daprd.log" "$LOG_DIR/zipkin.log")
+FAILURE_LOGS=("$LOG_DIR/dapr.log" "$LOG_DIR/zipkin.log")
 deadline=$((SECONDS + TRACE_TIMEOUT))
 while :; do
   read -r spans services <<<"$(trace_summary "$trace_id")" || true

@@ -6,7 +6,7 @@
 #   3. the local run: local-up / load / local-down on free ports (scripts/tests/local/run.sh)
 #   4. Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
 #   5. shellcheck, actionlint and the tests of the EKS scripts (scripts/lint.sh)
-# Opt-in, never in the default run: soak, sustained load on the local stack (scripts/tests/soak.sh).
+# Opt-in, never in the default run: soak, sustained load on the local stack (scripts/bench.sh --soak).
 # Every suite runs even when an earlier one fails; the exit code is non-zero if any failed.
 set -euo pipefail
 
@@ -63,7 +63,7 @@ suite_local() {
 
 suite_soak() {
   need_daprd || return 1
-  "$SCRIPTS_DIR/tests/soak.sh"
+  "$SCRIPTS_DIR/bench.sh" --soak
 }
 
 suite_manifests() {

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The test runner of run.sh and ../soak.sh: each test is a function that returns non-zero, after
+# The test runner of run.sh: each test is a function that returns non-zero, after
 # saying why, when it fails. Source it; end with `finish`.
 
 PASSED=0 FAILED=0 FAILED_NAMES=()
