@@ -354,23 +354,6 @@ yaml_metadata() {
   ' "$1"
 }
 
-# relative_path FROM_DIR TO_DIR : TO_DIR relative to FROM_DIR (both existing directories).
-# Portable (no realpath --relative-to on macOS); kustomize refuses absolute resource paths.
-relative_path() {
-  local from to common up=""
-  from=$(cd -- "$1" && pwd -P)
-  to=$(cd -- "$2" && pwd -P)
-  common=$from
-  while [[ "$to" != "$common" && "$to" != "${common%/}/"* ]]; do
-    common=$(dirname -- "$common")
-    up+="../"
-  done
-  if [[ "$to" == "$common" ]]; then
-    printf '%s' "${up:-.}"
-  else
-    printf '%s%s' "$up" "${to#"${common%/}/"}"
-  fi
-}
 
 # need_image_tag VAR : dies unless $VAR is a tag that is both a valid image tag (OCI:
 # [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) and a valid Kubernetes label value, as deploy.sh also writes it

@@ -60,7 +60,7 @@ CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo"
 
 ZIPKIN_JAR="$CACHE_DIR/zipkin-server-$ZIPKIN_VERSION-exec.jar"
 
-# Each component, in start order, has a log file logs/NAME.log and a health URL.
+# Each component, in start order, and its health URL.
 COMPONENTS=(zipkin sentry greeter greeter-daprd comms comms-daprd)
 declare -A HEALTH_URL=(
   [zipkin]="http://127.0.0.1:$ZIPKIN_PORT/health" [sentry]="http://127.0.0.1:$SENTRY_HEALTH_PORT/healthz"

@@ -1,13 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of the project, the way CI does (.ci/run calls this), on a fresh machine:
-#   1. daprd at the pinned version (scripts/daprd.sh: reused, or built once from the Go module proxy)
-#   2. Maven: unit and contract tests, then end-to-end tests with real daprd sidecars (and a real
-#      OpenTelemetry Collector, built once by scripts/otelcol.sh)
-#   3. the local run: local-up / load / local-down on free ports (scripts/tests/local/run.sh)
-#   4. Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
-#   5. shellcheck, actionlint and the tests of the EKS scripts (scripts/lint.sh)
-# Opt-in, never in the default run: soak, sustained load on the local stack (scripts/bench.sh --soak).
-# Every suite runs even when an earlier one fails; the exit code is non-zero if any failed.
+# Runs every test of the project, the way CI does (.ci/run calls this), on a fresh machine; the tools
+# the suites need (daprd, Sentry, the Dapr CLI, the Collector, vegeta, the linters) are built or
+# installed on first use from the Go module proxy and PyPI. Every suite runs even when an earlier one
+# fails; the exit code is non-zero if any failed.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -17,9 +12,14 @@ usage() {
   cat <<'EOF'
 Usage: scripts/test.sh [SUITE...]
 
-Runs all test suites, or only the named ones: maven, local, manifests, lint.
-soak (60,000 requests through the local stack, about 4.5 minutes) runs only when named.
-Needs: java (17+), go, curl, python3 (each suite checks what it uses).
+Runs all test suites, or only the named ones:
+  maven      unit and contract tests, then end-to-end tests with real daprd sidecars and Sentry (and
+             a real OpenTelemetry Collector)
+  local      the local run: local-up, load, local-down, dapr.yaml, bench --short, on free ports
+  manifests  Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
+  lint       ShellCheck, actionlint and the bash tests of the scripts
+soak (scripts/bench.sh --soak: 60,000 requests through the local stack, about 4.5 minutes) runs
+only when named. Needs: java (17+), go, curl, jq, python3.
 EOF
 }
 
@@ -34,45 +34,20 @@ for arg in "$@"; do
 done
 [[ ${#suites[@]} -gt 0 ]] || suites=("${all_suites[@]}")
 
-need_tools java go curl python3
-
+need_tools java go curl jq python3
 cd "$REPO_ROOT"
-daprd="" sentry=""
-need_daprd() {
-  if [[ -z "$daprd" ]]; then
-    log "daprd and sentry (first build on a new machine: about 6 minutes; later runs reuse them)"
-    # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
-    daprd="$("$SCRIPTS_DIR/daprd.sh")" || return 1
-    sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" || return 1
-    info "using $daprd and $sentry"
-  fi
-}
 
+# Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
 suite_maven() {
-  need_daprd || return 1
-  local otelcol
-  log "otelcol, the OpenTelemetry Collector of kubernetes/components/otel-collector (first build: about 2.5 minutes)"
-  otelcol="$("$SCRIPTS_DIR/otelcol.sh")" || return 1
+  local daprd sentry otelcol
+  log "daprd, sentry and otelcol (first builds on a new machine: about 6 and 2.5 minutes)"
+  daprd="$("$SCRIPTS_DIR/daprd.sh")" && sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" && otelcol="$("$SCRIPTS_DIR/otelcol.sh")" || return 1
   ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dotelcol.path="$otelcol"
 }
-
-suite_local() {
-  need_daprd || return 1
-  "$SCRIPTS_DIR/tests/local/run.sh"
-}
-
-suite_soak() {
-  need_daprd || return 1
-  "$SCRIPTS_DIR/bench.sh" --soak
-}
-
-suite_manifests() {
-  (cd kubernetes/tests && go test -count=1 ./...)
-}
-
-suite_lint() {
-  "$SCRIPTS_DIR/lint.sh"
-}
+suite_local() { "$SCRIPTS_DIR/tests/local/run.sh"; }
+suite_soak() { "$SCRIPTS_DIR/bench.sh" --soak; }
+suite_manifests() { (cd kubernetes/tests && go test -count=1 ./...); }
+suite_lint() { "$SCRIPTS_DIR/lint.sh"; }
 
 passed=()
 failed=()
