@@ -163,7 +163,8 @@ cpu_ticks() {
   stat=$(cat "/proc/${PID[$1]}/stat" 2>/dev/null) || stat=""
   read -r -a f <<<"${stat##*) }" # after the command name, which may hold spaces: f[0] is field 3
   if [[ -n "$stat" && "${f[0]}" != Z ]]; then echo $((f[11] + f[12])) && return; fi
-  [[ -e "$BENCH_DIR/died-$1" ]] || { touch "$BENCH_DIR/died-$1"; tail -n 20 "$STACK_DIR/logs/$1.log" >&2
+  # The apps and sidecars log into the Dapr CLI's log.
+  [[ -e "$BENCH_DIR/died-$1" ]] || { touch "$BENCH_DIR/died-$1"; { tail -n 20 "$STACK_DIR/logs/$1.log" 2>/dev/null || tail -n 20 "$STACK_DIR/logs/dapr.log"; } >&2
     warn "$1 (pid ${PID[$1]}) is no longer running (the end of its log is above)"; }
   echo null
 }
