@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Bundle is what the cross-checks read: rendered app manifests, DatadogAgent, ClusterConfig, the apps' configuration.
@@ -102,6 +103,11 @@ func (b *Bundle) Workloads() []Deployment {
 // who names a workload in messages: "deployment greeter".
 func (d Deployment) who() string { return strings.ToLower(d.Kind) + " " + d.Name }
 
+// errorf reports a mistake in the workload: "deployment greeter: ...".
+func (d Deployment) errorf(format string, args ...any) error {
+	return fmt.Errorf(d.who()+": "+format, args...)
+}
+
 // Annotation returns a pod template annotation.
 func (d Deployment) Annotation(key string) string { return d.Spec.Template.Annotations[key] }
 
@@ -142,11 +148,14 @@ func hasFieldRef(c *corev1.Container, name, path string) bool {
 	return s != nil && s.FieldRef != nil && s.FieldRef.FieldPath == path
 }
 
-// ContainerPort resolves a port (number or name) of a container; 0 if it has no such port.
-func ContainerPort(c *corev1.Container, port string) int32 {
-	for _, p := range c.Ports {
-		if (p.Name != "" && p.Name == port) || strconv.Itoa(int(p.ContainerPort)) == port {
-			return p.ContainerPort
+// containerPort resolves a port, a number or a name, against the containers' ports (0 for a name none declares).
+func containerPort(port intstr.IntOrString, cs ...corev1.Container) int32 {
+	if port.Type == intstr.Int {
+		return port.IntVal
+	}
+	for _, c := range cs {
+		if i := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == port.StrVal }); i >= 0 {
+			return c.Ports[i].ContainerPort
 		}
 	}
 	return 0

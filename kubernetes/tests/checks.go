@@ -14,10 +14,8 @@ import (
 	resiliencyv1 "github.com/dapr/dapr/pkg/apis/resiliency/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -71,16 +69,9 @@ func (b *Bundle) serverPort(d Deployment) (int32, error) {
 	v := b.property(d, "server.port", defaultServerPort)
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, fmt.Errorf("deployment %s: server.port %q is not a number", d.Name, v)
+		return 0, d.errorf("server.port %q is not a number", v)
 	}
 	return int32(n), nil
-}
-
-func resolvePort(c *corev1.Container, p intstr.IntOrString) int32 {
-	if p.Type == intstr.Int {
-		return p.IntVal
-	}
-	return ContainerPort(c, p.StrVal)
 }
 
 // CheckAppPorts: dapr.io/app-port, the containerPort, server.port and Services' targetPort are one port.
@@ -94,26 +85,22 @@ func CheckAppPorts(b *Bundle) []error {
 			continue
 		}
 		if len(c.Ports) == 0 {
-			errs = append(errs, fmt.Errorf("deployment %s: container %s declares no port", d.Name, c.Name))
+			errs = append(errs, d.errorf("container %s declares no port", c.Name))
 			continue
 		}
-		if got := c.Ports[0].ContainerPort; got != server {
-			errs = append(errs, fmt.Errorf("deployment %s: containerPort %d but the app listens on server.port %d (%s)", d.Name, got, server, b.appOf(d).Module))
-		}
-		if d.DaprEnabled() {
-			ap, proto := d.Annotation("dapr.io/app-port"), d.Annotation("dapr.io/app-protocol")
-			errs = append(errs, unmet(d.who(), []requirement{
-				{ap == strconv.Itoa(int(server)), fmt.Sprintf("dapr.io/app-port %q but the app listens on server.port %d: the sidecar would call a closed port", ap, server)},
-				{proto == "" || proto == "http", fmt.Sprintf("dapr.io/app-protocol %q, but the app serves plain HTTP", proto)},
-			})...)
-		}
+		ap, proto := d.Annotation("dapr.io/app-port"), d.Annotation("dapr.io/app-protocol")
+		errs = append(errs, unmet(d.who(), []requirement{
+			{c.Ports[0].ContainerPort == server, fmt.Sprintf("containerPort %d but the app listens on server.port %d (%s)", c.Ports[0].ContainerPort, server, b.appOf(d).Module)},
+			{!d.DaprEnabled() || ap == strconv.Itoa(int(server)), fmt.Sprintf("dapr.io/app-port %q but the app listens on server.port %d: the sidecar would call a closed port", ap, server)},
+			{!d.DaprEnabled() || proto == "" || proto == "http", fmt.Sprintf("dapr.io/app-protocol %q, but the app serves plain HTTP", proto)},
+		})...)
 		for _, svc := range ofKind[corev1.Service](b.App, "Service") {
-			if svc.Namespace != d.Namespace || len(svc.Spec.Selector) == 0 ||
-				!labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			selected, _ := b.podsMatching(svc.Namespace, metav1.SetAsLabelSelector(svc.Spec.Selector))
+			if len(svc.Spec.Selector) == 0 || !slices.ContainsFunc(selected, func(s Deployment) bool { return s.Name == d.Name }) {
 				continue
 			}
 			for _, sp := range svc.Spec.Ports {
-				if resolvePort(c, sp.TargetPort) != server {
+				if containerPort(sp.TargetPort, *c) != server {
 					errs = append(errs, fmt.Errorf("service %s: port %d targets %q, which is not the app's port %d in deployment %s", svc.Name, sp.Port, sp.TargetPort.String(), server, d.Name))
 				}
 			}
@@ -146,27 +133,15 @@ func CheckDaprConfigExists(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
 		if name := d.Annotation("dapr.io/config"); d.DaprEnabled() && name != "" && b.daprConfig(d) == nil {
-			errs = append(errs, fmt.Errorf("deployment %s: dapr.io/config %q, but there is no Dapr Configuration of that name in namespace %s: the sidecar would not start", d.Name, name, d.Namespace))
+			errs = append(errs, d.errorf("dapr.io/config %q, but there is no Dapr Configuration of that name in namespace %s: the sidecar would not start", name, d.Namespace))
 		}
 	}
 	return errs
 }
 
-// CheckInvokedAppID: the app id comms invokes (comms.greeter.app-id) is greeter's dapr.io/app-id.
+// CheckInvokedAppID: comms invokes (comms.greeter.app-id, comms.greeter.method) a Dapr-enabled Deployment by its dapr.io/app-id.
 func CheckInvokedAppID(b *Bundle) []error {
-	var errs []error
-	ds := b.Deployments()
-	for _, d := range ds {
-		if b.appOf(d).Module != "comms-service" {
-			continue
-		}
-		target := b.property(d, "comms.greeter.app-id", "greeter")
-		if !slices.ContainsFunc(ds, func(o Deployment) bool {
-			return o.Name != d.Name && o.Namespace == d.Namespace && o.DaprEnabled() && o.Annotation("dapr.io/app-id") == target
-		}) {
-			errs = append(errs, fmt.Errorf("deployment %s invokes Dapr app id %q (comms.greeter.app-id), but no other Dapr-enabled Deployment in %s has that dapr.io/app-id", d.Name, target, d.Namespace))
-		}
-	}
+	_, errs := b.invocations()
 	return errs
 }
 
@@ -215,24 +190,24 @@ func CheckProbePaths(b *Bundle) []error {
 		} {
 			switch {
 			case p.probe == nil:
-				errs = append(errs, fmt.Errorf("deployment %s: container %s has no %s probe", d.Name, c.Name, p.kind))
+				errs = append(errs, d.errorf("container %s has no %s probe", c.Name, p.kind))
 				continue
 			case p.probe.HTTPGet == nil:
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe is not an HTTP GET", d.Name, p.kind))
+				errs = append(errs, d.errorf("%s probe is not an HTTP GET", p.kind))
 				continue
 			case !slices.Contains(served, p.probe.HTTPGet.Path):
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe calls %s, which the app does not serve (serves %v, per %s)", d.Name, p.kind, p.probe.HTTPGet.Path, served, why))
+				errs = append(errs, d.errorf("%s probe calls %s, which the app does not serve (serves %v, per %s)", p.kind, p.probe.HTTPGet.Path, served, why))
 			case !slices.Contains(p.want, p.probe.HTTPGet.Path):
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe calls %s; it should call one of %v", d.Name, p.kind, p.probe.HTTPGet.Path, p.want))
+				errs = append(errs, d.errorf("%s probe calls %s; it should call one of %v", p.kind, p.probe.HTTPGet.Path, p.want))
 			}
-			if got := resolvePort(c, p.probe.HTTPGet.Port); got != server {
-				errs = append(errs, fmt.Errorf("deployment %s: %s probe port %s is not the app's port %d", d.Name, p.kind, p.probe.HTTPGet.Port.String(), server))
+			if got := containerPort(p.probe.HTTPGet.Port, *c); got != server {
+				errs = append(errs, d.errorf("%s probe port %s is not the app's port %d", p.kind, p.probe.HTTPGet.Port.String(), server))
 			}
 		}
 		if d.DaprEnabled() && d.Annotation("dapr.io/enable-app-health-check") == "true" {
 			p := cmp.Or(d.Annotation("dapr.io/app-health-check-path"), "/healthz") // Dapr's default
 			if !slices.Contains(served, p) {
-				errs = append(errs, fmt.Errorf("deployment %s: dapr.io/app-health-check-path %s is not served by the app (serves %v, per %s)", d.Name, p, served, why))
+				errs = append(errs, d.errorf("dapr.io/app-health-check-path %s is not served by the app (serves %v, per %s)", p, served, why))
 			}
 		}
 	}
@@ -295,13 +270,10 @@ func CheckSidecarOTLPEndpoint(b *Bundle) []error {
 	if err != nil {
 		return []error{err}
 	}
-	var errs []error
-	if svc.httpPort == 0 {
-		errs = append(errs, fmt.Errorf("datadog/: the DatadogAgent does not enable the OTLP/HTTP receiver"))
-	}
-	if !svc.apm {
-		errs = append(errs, fmt.Errorf("datadog/: APM is disabled in the DatadogAgent: OTLP traces would be dropped"))
-	}
+	errs := unmet("datadog/", []requirement{
+		{svc.httpPort != 0, "the DatadogAgent does not enable the OTLP/HTTP receiver"},
+		{svc.apm, "APM is disabled in the DatadogAgent: OTLP traces would be dropped"},
+	})
 	configs := b.daprConfigs()
 	if len(configs) == 0 {
 		errs = append(errs, fmt.Errorf("kubernetes/: no Dapr Configuration"))
@@ -318,21 +290,16 @@ func CheckSidecarOTLPEndpoint(b *Bundle) []error {
 			{!ptr.Deref(otel.IsSecure, true), "otel.isSecure is not false; the Agent's OTLP receiver is plain HTTP"},
 			{tracing.SamplingRate != "" && tracing.SamplingRate != "0", fmt.Sprintf("tracing.samplingRate %q samples nothing", tracing.SamplingRate)},
 		})...)
-		if strings.Contains(addr, "/") {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || strings.Contains(addr, "/") {
 			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q must be host:port (daprd passes it to the OTLP exporter as an endpoint, not a URL)", cid, addr))
 			continue
 		}
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q: %v", cid, addr, err))
-			continue
-		}
-		if local := svc.name + "." + svc.namespace; !slices.Contains([]string{local, local + ".svc", local + ".svc.cluster.local"}, host) {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress host %q is not the Datadog Operator's node-local Service %s/%s (from datadog/datadog-agent.yaml)", cid, host, svc.namespace, svc.name))
-		}
-		if port != strconv.Itoa(svc.httpPort) {
-			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress port %s, but the Agent's OTLP/HTTP port is %d", cid, port, svc.httpPort))
-		}
+		local := svc.name + "." + svc.namespace
+		errs = append(errs, unmet(cid, []requirement{
+			{slices.Contains([]string{local, local + ".svc", local + ".svc.cluster.local"}, host), fmt.Sprintf("otel.endpointAddress host %q is not the Datadog Operator's node-local Service %s/%s (from datadog/datadog-agent.yaml)", host, svc.namespace, svc.name)},
+			{port == strconv.Itoa(svc.httpPort), fmt.Sprintf("otel.endpointAddress port %s, but the Agent's OTLP/HTTP port is %d", port, svc.httpPort)},
+		})...)
 	}
 	return errs
 }
@@ -352,25 +319,25 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 		m := hostIPRef.FindStringSubmatch(v)
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("deployment %s: no MANAGEMENT_OTLP_TRACING_ENDPOINT: the app's own spans would not be exported", d.Name))
+			errs = append(errs, d.errorf("no MANAGEMENT_OTLP_TRACING_ENDPOINT: the app's own spans would not be exported"))
 			continue
 		case m == nil:
-			errs = append(errs, fmt.Errorf("deployment %s: MANAGEMENT_OTLP_TRACING_ENDPOINT %q is not http://$(HOST_IP):<port>/v1/traces", d.Name, v))
+			errs = append(errs, d.errorf("MANAGEMENT_OTLP_TRACING_ENDPOINT %q is not http://$(HOST_IP):<port>/v1/traces", v))
 			continue
 		case !hasFieldRef(c, m[1], "status.hostIP"):
-			errs = append(errs, fmt.Errorf("deployment %s: %s is not set from the downward API field status.hostIP", d.Name, m[1]))
+			errs = append(errs, d.errorf("%s is not set from the downward API field status.hostIP", m[1]))
 		}
 		if svc.httpHostPort == 0 {
-			errs = append(errs, fmt.Errorf("deployment %s sends spans to the node's IP, but the DatadogAgent opens no OTLP/HTTP host port", d.Name))
+			errs = append(errs, d.errorf("sends spans to the node's IP, but the DatadogAgent opens no OTLP/HTTP host port"))
 		} else if m[2] != strconv.Itoa(svc.httpHostPort) {
-			errs = append(errs, fmt.Errorf("deployment %s: MANAGEMENT_OTLP_TRACING_ENDPOINT port %s, but the Agent's OTLP/HTTP host port is %d", d.Name, m[2], svc.httpHostPort))
+			errs = append(errs, d.errorf("MANAGEMENT_OTLP_TRACING_ENDPOINT port %s, but the Agent's OTLP/HTTP host port is %d", m[2], svc.httpHostPort))
 		}
 	}
 	return errs
 }
 
-// CheckContainerHardening: requests, memory limit, restricted securityContext, no API token, a sized sidecar.
-func CheckContainerHardening(b *Bundle) []error { return hardening(b.Deployments(), 1000) }
+// CheckContainerHardening: requests, memory limit, read-only root, seccomp, no API token, a sized sidecar; CheckPodSecurity covers the rest of restricted.
+func CheckContainerHardening(b *Bundle) []error { return b.hardening(b.Deployments(), 1000) }
 
 // requirement is a rule a manifest must hold to, and the mistake it is when it does not.
 type requirement struct {
@@ -389,8 +356,8 @@ func unmet(where string, rs []requirement) []error {
 	return errs
 }
 
-// hardening checks workloads whose images run as uid (and gid) uid.
-func hardening(ws []Deployment, uid int64) []error {
+// hardening checks workloads whose images run as uid (and gid) uid, and the sidecar the injector sizes from their annotations.
+func (b *Bundle) hardening(ws []Deployment, uid int64) []error {
 	var errs []error
 	for _, d := range ws {
 		ps := d.Spec.Template.Spec
@@ -398,78 +365,58 @@ func hardening(ws []Deployment, uid int64) []error {
 		errs = append(errs, unmet(d.who(), []requirement{
 			{ptr.Deref(psc.RunAsNonRoot, false), "pod securityContext.runAsNonRoot is not true"},
 			{ptr.Deref(psc.RunAsUser, -1) == uid && ptr.Deref(psc.RunAsGroup, -1) == uid, fmt.Sprintf("pod securityContext must run as uid/gid %d (the images' user)", uid)},
-			{psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault, "pod securityContext.seccompProfile is not RuntimeDefault"},
+			{isRuntimeDefault(psc.SeccompProfile), "pod securityContext.seccompProfile is not RuntimeDefault"},
 			{!ptr.Deref(ps.AutomountServiceAccountToken, true), "automountServiceAccountToken is not false: the app needs no Kubernetes API token"},
 		})...)
 		for _, c := range allContainers(ps) {
 			errs = append(errs, checkContainer(fmt.Sprintf("%s container %s", d.who(), c.Name), c, ps.Volumes)...)
 		}
-		if d.DaprEnabled() {
-			errs = append(errs, checkSidecarResources(d)...)
+		if !d.DaprEnabled() {
+			continue
+		}
+		pod, _, err := b.Inj.Inject(d)
+		if err != nil {
+			errs = append(errs, err)
+		} else if sidecar := Sidecar(pod); sidecar != nil {
+			errs = append(errs, unmet(d.who()+" Dapr sidecar (sized by the dapr.io/sidecar-* annotations, not at all if one does not parse)", resourceRules(sidecar.Resources))...)
 		}
 	}
 	return errs
 }
 
-func checkContainer(where string, c corev1.Container, vols []corev1.Volume) []error {
+// resourceRules: cpu and memory requested, memory limited, no request above its limit.
+func resourceRules(r corev1.ResourceRequirements) []requirement {
 	var rs []requirement
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		request, hasRequest := c.Resources.Requests[r]
-		limit, hasLimit := c.Resources.Limits[r]
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		request, hasRequest := r.Requests[name]
+		limit, hasLimit := r.Limits[name]
 		rs = append(rs, []requirement{
-			{hasRequest, fmt.Sprintf("no %s request", r)},
-			{hasLimit || r != corev1.ResourceMemory, "no memory limit"},
-			{!hasRequest || !hasLimit || request.Cmp(limit) <= 0, fmt.Sprintf("%s request %s above its limit %s", r, &request, &limit)},
+			{hasRequest, fmt.Sprintf("no %s request", name)},
+			{hasLimit || name != corev1.ResourceMemory, "no memory limit"},
+			{!hasRequest || !hasLimit || request.Cmp(limit) <= 0, fmt.Sprintf("%s request %s above its limit %s", name, &request, &limit)},
 		}...)
 	}
-	sc := c.SecurityContext
-	if sc == nil {
-		return append(unmet(where, rs), fmt.Errorf("%s: no securityContext", where))
-	}
+	return rs
+}
+
+func isRuntimeDefault(p *corev1.SeccompProfile) bool {
+	return p != nil && p.Type == corev1.SeccompProfileTypeRuntimeDefault
+}
+
+// checkContainer: resources, and what restricted does not require: a read-only root (with /tmp writable), no added capability, its own seccomp profile.
+func checkContainer(where string, c corev1.Container, vols []corev1.Volume) []error {
+	sc := cmp.Or(c.SecurityContext, &corev1.SecurityContext{})
 	caps := cmp.Or(sc.Capabilities, &corev1.Capabilities{})
 	// A read-only root needs a writable /tmp (the JVM and Tomcat write there).
 	tmp := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
 		return m.MountPath == "/tmp" && slices.ContainsFunc(vols, func(v corev1.Volume) bool { return v.Name == m.Name && v.EmptyDir != nil })
 	})
-	return unmet(where, append(rs, []requirement{
-		{ptr.Deref(sc.RunAsNonRoot, false), "securityContext.runAsNonRoot is not true"},
-		{ptr.Deref(sc.RunAsUser, -1) != 0, "runs as root"},
-		{!ptr.Deref(sc.AllowPrivilegeEscalation, true), "securityContext.allowPrivilegeEscalation is not false"},
-		{!ptr.Deref(sc.Privileged, false), "privileged"},
+	return unmet(where, append(resourceRules(c.Resources), []requirement{
 		{ptr.Deref(sc.ReadOnlyRootFilesystem, false), "securityContext.readOnlyRootFilesystem is not true"},
-		{slices.Contains(caps.Drop, "ALL"), "capabilities do not drop ALL"},
 		{len(caps.Add) == 0, fmt.Sprintf("adds capabilities %v", caps.Add)},
-		{sc.SeccompProfile != nil && sc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault, "securityContext.seccompProfile is not RuntimeDefault"},
+		{isRuntimeDefault(sc.SeccompProfile), "securityContext.seccompProfile is not RuntimeDefault"},
 		{tmp, "no emptyDir at /tmp under the read-only root filesystem"},
 	}...))
-}
-
-func checkSidecarResources(d Deployment) []error {
-	var errs []error
-	q := map[string]resource.Quantity{}
-	for _, k := range []string{"cpu-request", "memory-request", "memory-limit", "cpu-limit"} {
-		v := d.Annotation("dapr.io/sidecar-" + k)
-		if v == "" {
-			if k != "cpu-limit" {
-				errs = append(errs, fmt.Errorf("deployment %s: no dapr.io/sidecar-%s: the injected sidecar would be unsized", d.Name, k))
-			}
-			continue
-		}
-		p, err := resource.ParseQuantity(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("deployment %s: dapr.io/sidecar-%s %q: %v", d.Name, k, v, err))
-			continue
-		}
-		q[k] = p
-	}
-	for _, r := range []string{"cpu", "memory"} {
-		req, ok1 := q[r+"-request"]
-		lim, ok2 := q[r+"-limit"]
-		if ok1 && ok2 && req.Cmp(lim) > 0 {
-			errs = append(errs, fmt.Errorf("deployment %s: Dapr sidecar %s request %s above its limit %s", d.Name, r, req.String(), lim.String()))
-		}
-	}
-	return errs
 }
 
 // CheckImagesPinned: every image has a tag or digest, and the tag is not latest.
@@ -480,9 +427,9 @@ func CheckImagesPinned(b *Bundle) []error {
 			switch _, tag := parseImage(c.Image); {
 			case strings.Contains(c.Image, "@sha256:"):
 			case tag == "":
-				errs = append(errs, fmt.Errorf("deployment %s: image %q has no tag: it means latest", d.Name, c.Image))
+				errs = append(errs, d.errorf("image %q has no tag: it means latest", c.Image))
 			case tag == "latest":
-				errs = append(errs, fmt.Errorf("deployment %s: image %q is not pinned", d.Name, c.Image))
+				errs = append(errs, d.errorf("image %q is not pinned", c.Image))
 			}
 		}
 	}
@@ -497,29 +444,25 @@ func CheckUnifiedServiceTags(b *Bundle) []error {
 		for _, k := range []string{"env", "service", "version"} {
 			key := "tags.datadoghq.com/" + k
 			if dv, tv := d.Labels[key], tpl[key]; dv == "" || tv == "" {
-				errs = append(errs, fmt.Errorf("deployment %s: label %s missing on the Deployment or its pod template", d.Name, key))
+				errs = append(errs, d.errorf("label %s missing on the Deployment or its pod template", key))
 			} else if dv != tv {
-				errs = append(errs, fmt.Errorf("deployment %s: label %s is %q on the Deployment but %q on its pods", d.Name, key, dv, tv))
+				errs = append(errs, d.errorf("label %s is %q on the Deployment but %q on its pods", key, dv, tv))
 			}
 			if env := "DD_" + strings.ToUpper(k); !hasFieldRef(c, env, "metadata.labels['"+key+"']") {
-				errs = append(errs, fmt.Errorf("deployment %s: %s is not read from the pod label %s", d.Name, env, key))
+				errs = append(errs, d.errorf("%s is not read from the pod label %s", env, key))
 			}
 		}
-		if d.DaprEnabled() && tpl["tags.datadoghq.com/service"] != d.Annotation("dapr.io/app-id") {
-			errs = append(errs, fmt.Errorf("deployment %s: tags.datadoghq.com/service %q differs from dapr.io/app-id %q: the app's and the sidecar's spans would be two services", d.Name, tpl["tags.datadoghq.com/service"], d.Annotation("dapr.io/app-id")))
-		}
-		if _, tag := parseImage(c.Image); tag != "" && tpl["tags.datadoghq.com/version"] != tag {
-			errs = append(errs, fmt.Errorf("deployment %s: tags.datadoghq.com/version %q but the image tag is %q", d.Name, tpl["tags.datadoghq.com/version"], tag))
-		}
+		service, version, appID := tpl["tags.datadoghq.com/service"], tpl["tags.datadoghq.com/version"], d.Annotation("dapr.io/app-id")
+		_, tag := parseImage(c.Image)
 		attrs, _ := Env(c, "OTEL_RESOURCE_ATTRIBUTES")
-		for _, want := range []string{"deployment.environment.name=$(DD_ENV)", "service.version=$(DD_VERSION)"} {
-			if !slices.Contains(strings.Split(attrs, ","), want) {
-				errs = append(errs, fmt.Errorf("deployment %s: OTEL_RESOURCE_ATTRIBUTES %q lacks %s", d.Name, attrs, want))
-			}
-		}
-		if v, ok := Env(c, "OTEL_SERVICE_NAME"); ok && v != "$(DD_SERVICE)" {
-			errs = append(errs, fmt.Errorf("deployment %s: OTEL_SERVICE_NAME %q is not $(DD_SERVICE)", d.Name, v))
-		}
+		otelService, ok := Env(c, "OTEL_SERVICE_NAME")
+		errs = append(errs, unmet(d.who(), []requirement{
+			{!d.DaprEnabled() || service == appID, fmt.Sprintf("tags.datadoghq.com/service %q differs from dapr.io/app-id %q: the app's and the sidecar's spans would be two services", service, appID)},
+			{tag == "" || version == tag, fmt.Sprintf("tags.datadoghq.com/version %q but the image tag is %q", version, tag)},
+			{slices.Contains(strings.Split(attrs, ","), "deployment.environment.name=$(DD_ENV)"), fmt.Sprintf("OTEL_RESOURCE_ATTRIBUTES %q lacks deployment.environment.name=$(DD_ENV)", attrs)},
+			{slices.Contains(strings.Split(attrs, ","), "service.version=$(DD_VERSION)"), fmt.Sprintf("OTEL_RESOURCE_ATTRIBUTES %q lacks service.version=$(DD_VERSION)", attrs)},
+			{!ok || otelService == "$(DD_SERVICE)", fmt.Sprintf("OTEL_SERVICE_NAME %q is not $(DD_SERVICE)", otelService)},
+		})...)
 	}
 	return errs
 }
@@ -535,7 +478,7 @@ func CheckEnvReferences(b *Bundle) []error {
 			for _, e := range c.Env {
 				for _, m := range envRef.FindAllStringSubmatch(e.Value, -1) {
 					if !defined[m[1]] {
-						errs = append(errs, fmt.Errorf("deployment %s container %s: %s uses $(%s), which is not defined before it", d.Name, c.Name, e.Name, m[1]))
+						errs = append(errs, d.errorf("container %s: %s uses $(%s), which is not defined before it", c.Name, e.Name, m[1]))
 					}
 				}
 				defined[e.Name] = true
@@ -556,7 +499,7 @@ func CheckRecommendedLabels(b *Bundle) []error {
 		}
 		for _, d := range b.Workloads() {
 			if d.Spec.Template.Labels[k] == "" {
-				errs = append(errs, fmt.Errorf("%s: pod template has no label %s", d.who(), k))
+				errs = append(errs, d.errorf("pod template has no label %s", k))
 			}
 		}
 	}
@@ -579,11 +522,11 @@ func CheckSelectors(b *Bundle) []error {
 	for _, d := range b.Deployments() {
 		s, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 		if err != nil || s.Empty() || !s.Matches(labels.Set(d.Spec.Template.Labels)) {
-			errs = append(errs, fmt.Errorf("deployment %s: spec.selector does not select its pod template", d.Name))
+			errs = append(errs, d.errorf("spec.selector does not select its pod template"))
 		}
 	}
 	for _, svc := range ofKind[corev1.Service](b.App, "Service") {
-		ds, _ := b.podsMatching(svc.Namespace, &metav1.LabelSelector{MatchLabels: svc.Spec.Selector})
+		ds, _ := b.podsMatching(svc.Namespace, metav1.SetAsLabelSelector(svc.Spec.Selector))
 		if len(svc.Spec.Selector) == 0 || len(ds) != 1 {
 			errs = append(errs, fmt.Errorf("service %s: selects the pods of %d Deployments, want 1", svc.Name, len(ds)))
 		}
@@ -603,10 +546,7 @@ func CheckSelectors(b *Bundle) []error {
 func CheckShutdownBudget(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
-		grace := 30 * time.Second
-		if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
-			grace = time.Duration(*g) * time.Second
-		}
+		grace := time.Duration(ptr.Deref(d.Spec.Template.Spec.TerminationGracePeriodSeconds, 30)) * time.Second
 		c := d.AppContainer()
 		app := time.Duration(0)
 		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
@@ -615,10 +555,10 @@ func CheckShutdownBudget(b *Bundle) []error {
 		phase := b.property(d, "spring.lifecycle.timeout-per-shutdown-phase", "30s")
 		ph, err := ParseSpringDuration(phase)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("deployment %s: spring.lifecycle.timeout-per-shutdown-phase: %v", d.Name, err))
+			errs = append(errs, d.errorf("spring.lifecycle.timeout-per-shutdown-phase: %v", err))
 		}
 		if app += ph; app >= grace {
-			errs = append(errs, fmt.Errorf("deployment %s: the app needs up to %s to stop (preStop + spring.lifecycle.timeout-per-shutdown-phase %s) but terminationGracePeriodSeconds is %s", d.Name, app, phase, grace))
+			errs = append(errs, d.errorf("the app needs up to %s to stop (preStop + spring.lifecycle.timeout-per-shutdown-phase %s) but terminationGracePeriodSeconds is %s", app, phase, grace))
 		}
 		if !d.DaprEnabled() {
 			continue
@@ -627,19 +567,19 @@ func CheckShutdownBudget(b *Bundle) []error {
 		if v := d.Annotation("dapr.io/graceful-shutdown-seconds"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("deployment %s: dapr.io/graceful-shutdown-seconds %q is not a number of seconds", d.Name, v))
+				errs = append(errs, d.errorf("dapr.io/graceful-shutdown-seconds %q is not a number of seconds", v))
 			}
 			sidecar = time.Duration(n) * time.Second
 		}
 		if v := d.Annotation("dapr.io/block-shutdown-duration"); v != "" {
 			bl, err := time.ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("deployment %s: dapr.io/block-shutdown-duration %q: %v", d.Name, v, err))
+				errs = append(errs, d.errorf("dapr.io/block-shutdown-duration %q: %v", v, err))
 			}
 			sidecar += bl
 		}
 		if sidecar >= grace {
-			errs = append(errs, fmt.Errorf("deployment %s: the Dapr sidecar may take %s to stop (block-shutdown-duration + graceful-shutdown-seconds) but terminationGracePeriodSeconds is %s", d.Name, sidecar, grace))
+			errs = append(errs, d.errorf("the Dapr sidecar may take %s to stop (block-shutdown-duration + graceful-shutdown-seconds) but terminationGracePeriodSeconds is %s", sidecar, grace))
 		}
 	}
 	return errs
@@ -667,11 +607,8 @@ func CheckResiliencyBudget(b *Bundle) []error {
 					errs = append(errs, fmt.Errorf("%s: retry policy %q is not defined", rid, t.Retry))
 					continue
 				}
-				if retry.MaxRetries != nil {
-					retries = *retry.MaxRetries
-				}
-				if retries < 0 {
-					errs = append(errs, fmt.Errorf("%s: retry policy %q retries forever", rid, t.Retry))
+				if retries = ptr.Deref(retry.MaxRetries, -1); retries < 0 { // Dapr's default (dapr/kit retry.DefaultConfig): -1
+					errs = append(errs, fmt.Errorf("%s: retry policy %q retries forever (maxRetries unset or negative)", rid, t.Retry))
 					continue
 				}
 				backoff, _ = time.ParseDuration(retry.Duration)
@@ -691,7 +628,7 @@ func CheckResiliencyBudget(b *Bundle) []error {
 				}
 				bound, err := ParseSpringDuration(b.property(d, "comms.greeter.timeout", "2s"))
 				if err != nil {
-					errs = append(errs, fmt.Errorf("deployment %s: comms.greeter.timeout: %v", d.Name, err))
+					errs = append(errs, d.errorf("comms.greeter.timeout: %v", err))
 				} else if worst >= bound {
 					errs = append(errs, fmt.Errorf("%s: calls to %s can take %s (%d attempts x %s + %d x %s backoff), not less than %s's comms.greeter.timeout %s", rid, target, worst, retries+1, attempt, retries, backoff, d.Name, bound))
 				}
@@ -736,17 +673,14 @@ func CheckNodeGroupsArm64(b *Bundle) []error {
 			if ng.InstanceType != "" {
 				types = append(types, ng.InstanceType)
 			}
-			if len(types) == 0 {
-				errs = append(errs, fmt.Errorf("eksctl node group %s: no instance type: eksctl would pick an x86 default", ng.Name))
+			rs := []requirement{
+				{len(types) > 0, "no instance type: eksctl would pick an x86 default"},
+				{!strings.HasPrefix(ng.AMIFamily, "Windows"), "amiFamily " + ng.AMIFamily + " has no arm64 AMI"},
 			}
 			for _, t := range types {
-				if !graviton.MatchString(t) {
-					errs = append(errs, fmt.Errorf("eksctl node group %s: instance type %s is not Graviton (arm64)", ng.Name, t))
-				}
+				rs = append(rs, requirement{graviton.MatchString(t), "instance type " + t + " is not Graviton (arm64)"})
 			}
-			if strings.HasPrefix(ng.AMIFamily, "Windows") {
-				errs = append(errs, fmt.Errorf("eksctl node group %s: amiFamily %s has no arm64 AMI", ng.Name, ng.AMIFamily))
-			}
+			errs = append(errs, unmet("eksctl node group "+ng.Name, rs)...)
 		}
 	}
 	if groups == 0 {
@@ -772,12 +706,10 @@ func CheckEBSCSIDriver(b *Bundle) []error {
 		a := c.Addons[i]
 		irsa := a.WellKnownPolicies.EBSCSIController || len(a.AttachPolicyARNs) > 0 || a.AttachPolicy != nil
 		podIdentity := a.UseDefaultPodIdentityAssociations || len(a.PodIdentityAssociations) > 0 || c.AddonsConfig.AutoApplyPodIdentityAssociations
-		if !irsa && !podIdentity && a.ServiceAccountRoleARN == "" {
-			errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the aws-ebs-csi-driver addon gets no IAM permissions (wellKnownPolicies.ebsCSIController, attachPolicyARNs, a pod identity association or serviceAccountRoleARN): it could not create volumes"))
-		}
-		if irsa && !c.IAM.WithOIDC {
-			errs = append(errs, fmt.Errorf("eksctl/cluster.yaml: the EBS CSI driver's IAM role (IRSA) needs iam.withOIDC: true"))
-		}
+		errs = append(errs, unmet("eksctl/cluster.yaml", []requirement{
+			{irsa || podIdentity || a.ServiceAccountRoleARN != "", "the aws-ebs-csi-driver addon gets no IAM permissions (wellKnownPolicies.ebsCSIController, attachPolicyARNs, a pod identity association or serviceAccountRoleARN): it could not create volumes"},
+			{!irsa || c.IAM.WithOIDC, "the EBS CSI driver's IAM role (IRSA) needs iam.withOIDC: true"},
+		})...)
 	}
 	return errs
 }

@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 )
 
 // The optional collector component moves the OTLP endpoints off the Agent; these tests check it instead of the Agent-endpoint checks.
@@ -44,10 +44,10 @@ func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 		t.Fatal("scripts/versions.env has no COLLECTOR_VERSION")
 	}
 	b := &Bundle{App: collector, Pins: pins, Inj: baseBundle(t).Inj}
-	mustFind(t, collector, "DaemonSet", "otel-agent")
-	mustFind(t, collector, "Deployment", "otel-gateway")
+	mustFind(t, "DaemonSet", "otel-agent", collector)
+	mustFind(t, "Deployment", "otel-gateway", collector)
 	requireNoErrors(t, "pod security", CheckPodSecurity(b))
-	requireNoErrors(t, "hardening", hardening(b.Workloads(), 10001))
+	requireNoErrors(t, "hardening", b.hardening(b.Workloads(), 10001))
 	for _, w := range b.Workloads() {
 		for _, c := range w.Spec.Template.Spec.Containers {
 			if want := "otel/opentelemetry-collector-contrib:" + version; c.Image != want {
@@ -60,18 +60,17 @@ func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 var envPlaceholder = regexp.MustCompile(`\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // CheckCollectorWiring: sidecars and apps export to the agent's Service, Services reach the collectors, agent forwards to gateway, env fills each config's ${env:...}.
-func CheckCollectorWiring(repo string, objs []Object) []error {
+func CheckCollectorWiring(b *Bundle) []error {
 	var errs []error
 	services := map[string]corev1.Service{}
-	for _, s := range ofKind[corev1.Service](objs, "Service") {
+	for _, s := range ofKind[corev1.Service](b.App, "Service") {
 		services[s.Name] = s
 	}
 	containers := map[string]corev1.Container{}
-	b := &Bundle{App: objs}
 	for _, w := range b.Workloads() {
 		if w.Namespace == collectorNamespace {
 			containers[w.Name] = w.Spec.Template.Spec.Containers[0]
-			errs = append(errs, checkPlaceholders(repo, w, objs)...)
+			errs = append(errs, checkPlaceholders(b.Repo, w, b.App)...)
 		}
 	}
 	// serviceAddress: host:port of a Service whose port reaches the port the workload listens on (from ENV).
@@ -86,7 +85,7 @@ func CheckCollectorWiring(repo string, objs []Object) []error {
 		if _, port, err := net.SplitHostPort(listen); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s %q is not host:port", name, listenEnv, listen))
 			return ""
-		} else if got := resolvePort(&c, svc.Spec.Ports[0].TargetPort); strconv.Itoa(int(got)) != port {
+		} else if got := containerPort(svc.Spec.Ports[0].TargetPort, c); strconv.Itoa(int(got)) != port {
 			errs = append(errs, fmt.Errorf("service %s targets port %d, but %s listens on %s", name, got, name, port))
 		}
 		return fmt.Sprintf("%s.%s.svc.cluster.local:%d", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port)
@@ -101,7 +100,7 @@ func CheckCollectorWiring(repo string, objs []Object) []error {
 			errs = append(errs, fmt.Errorf("otel-agent: GATEWAY_OTLP_ENDPOINT %q, want the gateway's Service %q", got, gateway))
 		}
 	}
-	for _, o := range objs {
+	for _, o := range b.App {
 		if got := str(o.Map, "spec", "tracing", "otel", "endpointAddress"); o.Kind() == "Configuration" && got != agent {
 			errs = append(errs, fmt.Errorf("%s: otel.endpointAddress %q, want the agent's Service %q", o.ID(), got, agent))
 		}
@@ -109,7 +108,7 @@ func CheckCollectorWiring(repo string, objs []Object) []error {
 	for _, d := range b.Deployments() {
 		for env, path := range map[string]string{"MANAGEMENT_OTLP_TRACING_ENDPOINT": "/v1/traces", "MANAGEMENT_OTLP_METRICS_EXPORT_URL": "/v1/metrics"} {
 			if got, _ := Env(d.AppContainer(), env); d.Namespace != collectorNamespace && got != "http://"+agent+path {
-				errs = append(errs, fmt.Errorf("deployment %s: %s %q, want %q", d.Name, env, got, "http://"+agent+path))
+				errs = append(errs, d.errorf("%s %q, want %q", env, got, "http://"+agent+path))
 			}
 		}
 	}
@@ -127,7 +126,7 @@ func checkPlaceholders(repo string, w Deployment, objs []Object) []error {
 	}
 	shipped, err := os.ReadFile(filepath.Join(repo, "kubernetes", "components", collectorComponent, "collector", file))
 	if file == "" || err != nil {
-		return []error{fmt.Errorf("%s: runs no config of collector/ (%v)", w.who(), err)}
+		return []error{w.errorf("runs no config of collector/ (%v)", err)}
 	}
 	var errs []error
 	found := false
@@ -140,28 +139,23 @@ func checkPlaceholders(repo string, w Deployment, objs []Object) []error {
 		}
 	}
 	if !found {
-		errs = append(errs, fmt.Errorf("%s: no ConfigMap carries %s", w.who(), file))
+		errs = append(errs, w.errorf("no ConfigMap carries %s", file))
 	}
-	var names []string
+	names := sets.New[string]()
 	for _, m := range envPlaceholder.FindAllStringSubmatch(string(shipped), -1) {
-		names = append(names, m[1])
+		names.Insert(m[1])
 	}
-	slices.Sort(names)
-	for _, n := range slices.Compact(names) {
+	for _, n := range sets.List(names) {
 		if _, ok := Env(&c, n); !ok {
-			errs = append(errs, fmt.Errorf("%s: collector/%s reads ${env:%s}, which the container does not set", w.who(), file, n))
+			errs = append(errs, w.errorf("collector/%s reads ${env:%s}, which the container does not set", file, n))
 		}
 	}
 	return errs
 }
 
 func TestCollectorComponentPointsDaprAndBothAppsAtTheAgent(t *testing.T) {
-	repo := fixtures(t).repo
 	collector, app := collectorObjects(t)
-	all := append(collector, app...)
-	requireNoErrors(t, "wiring", CheckCollectorWiring(repo, all))
-
-	// Each kind of mistake is caught, on a broken copy.
+	b := bundle(t, append(collector, app...))
 	for want, breakIt := range map[string]breaker{
 		"otel.endpointAddress":               set("Configuration", "dapr-config", "datadog-agent.datadog-operator.svc.cluster.local:4318", "spec", "tracing", "otel", "endpointAddress"),
 		"MANAGEMENT_OTLP_METRICS_EXPORT_URL": env("greeter", "MANAGEMENT_OTLP_METRICS_EXPORT_URL", literal("MANAGEMENT_OTLP_METRICS_EXPORT_URL", "http://$(HOST_IP):4318/v1/metrics")),
@@ -169,10 +163,6 @@ func TestCollectorComponentPointsDaprAndBothAppsAtTheAgent(t *testing.T) {
 		"${env:OTLP_BACKEND_ENDPOINT}":       env("otel-gateway", "OTLP_BACKEND_ENDPOINT", nil),
 		"GATEWAY_OTLP_ENDPOINT":              env("otel-agent", "GATEWAY_OTLP_ENDPOINT", literal("GATEWAY_OTLP_ENDPOINT", "otel-gateway.otel-collector.svc.cluster.local:4318")),
 	} {
-		t.Run(want, func(t *testing.T) {
-			broken := &Bundle{App: DeepCopy(all)}
-			breakIt(t, broken)
-			requireError(t, CheckCollectorWiring(repo, broken.App), want)
-		})
+		t.Run(want, func(t *testing.T) { expectCaught(t, b, CheckCollectorWiring, want, breakIt) })
 	}
 }

@@ -2,23 +2,20 @@ package manifests
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/dapr/dapr/pkg/injector/patcher"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // Every cross-check passes on the repository, with the optional components and with scripts/deploy.sh's overlay.
 func TestCrossChecksPassOnTheRepository(t *testing.T) {
-	names := make([]string, 0, len(Checks))
-	for n := range Checks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(Checks))
 	collector, withCollector := collectorObjects(t)
 	requireNoErrors(t, "collector labels", CheckRecommendedLabels(&Bundle{App: collector}))
 	for _, c := range []struct {
@@ -28,7 +25,7 @@ func TestCrossChecksPassOnTheRepository(t *testing.T) {
 	}{
 		{"kubernetes/", DeepCopy(fixtures(t).app), nil},
 		{"kubernetes/ with all components", render(t, "kubernetes", "", optionalComponents(t, collectorComponent)...), nil},
-		// The collector moves the OTLP endpoints off the Agent: TestCollectorComponent checks them instead.
+		// The collector moves the OTLP endpoints off the Agent: CheckCollectorWiring checks them instead.
 		{"kubernetes/ with the collector", withCollector, []string{"SidecarOTLPEndpointIsAgentLocal", "AppOTLPEndpointIsAgentHostPort"}},
 		{"the deploy overlay", render(t, "kubernetes", deployImages+deployVersionLabel), nil},
 	} {
@@ -58,13 +55,7 @@ type breaker func(t *testing.T, b *Bundle)
 // set puts value (nil deletes) at path in the object kind/name of the app, Datadog or eksctl manifests.
 func set(kind, name string, value any, path ...any) breaker {
 	return func(t *testing.T, b *Bundle) {
-		for _, objs := range [][]Object{b.App, b.Datadog, b.Cluster} {
-			if o := Find(objs, kind, name); o != nil {
-				setPath(o.Map, value, path...)
-				return
-			}
-		}
-		t.Fatalf("no %s %s", kind, name)
+		setPath(mustFind(t, kind, name, b.App, b.Datadog, b.Cluster).Map, value, path...)
 	}
 }
 
@@ -88,24 +79,18 @@ func prop(module, key string, value any) breaker {
 	}
 }
 
-// env replaces the env var name of a workload's first container with e (nil deletes it), or appends e.
+// env moves the env var name of a workload's first container to the end, as e (nil deletes it).
 func env(workload, name string, e map[string]any) breaker {
 	return func(t *testing.T, b *Bundle) {
 		o := Find(b.App, "Deployment", workload)
 		if o == nil {
-			o = mustFind(t, b.App, "DaemonSet", workload)
+			o = mustFind(t, "DaemonSet", workload, b.App)
 		}
 		c := at(o.Map, "spec", "template", "spec", "containers", 0).(map[string]any)
-		vars := c["env"].([]any)
-		switch i := slices.IndexFunc(vars, func(v any) bool { return at(v, "name") == name }); {
-		case i >= 0 && e != nil:
-			vars[i] = e
-		case i >= 0:
-			vars = slices.Delete(vars, i, i+1)
-		case e != nil:
-			vars = append(vars, e)
+		c["env"] = slices.DeleteFunc(c["env"].([]any), func(v any) bool { return at(v, "name") == name })
+		if e != nil {
+			c["env"] = append(c["env"].([]any), e)
 		}
-		c["env"] = vars
 	}
 }
 
@@ -139,11 +124,7 @@ func breaks(bs ...breaker) breaker {
 
 // Each check passes on the repository and catches each broken copy of it (each case: a mistake it exists for).
 func TestCrossCheckCatches(t *testing.T) {
-	b0 := baseBundle(t)
-	_, cfg, err := b0.Inj.Inject(b0.Deployments()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	defaults := patcher.NewSidecarConfig(&corev1.Pod{})
 	otel := func(value any, field string) breaker {
 		return set("Configuration", "dapr-config", value, "spec", "tracing", "otel", field)
 	}
@@ -180,10 +161,10 @@ func TestCrossCheckCatches(t *testing.T) {
 		{"ContainerWithoutMemoryLimit", CheckContainerHardening, "no memory limit", container("comms", nil, "resources", "limits")},
 		{"ContainerWithoutRequests", CheckContainerHardening, "no cpu request", container("greeter", nil, "resources", "requests", "cpu")},
 		{"WritableRootFilesystem", CheckContainerHardening, "readOnlyRootFilesystem", container("greeter", false, "securityContext", "readOnlyRootFilesystem")},
-		{"CapabilitiesNotDropped", CheckContainerHardening, "drop ALL", container("comms", nil, "securityContext", "capabilities")},
-		{"PrivilegeEscalation", CheckContainerHardening, "allowPrivilegeEscalation", container("comms", true, "securityContext", "allowPrivilegeEscalation")},
+		{"CapabilityAdded", CheckContainerHardening, "adds capabilities [NET_BIND_SERVICE]", container("comms", []any{"NET_BIND_SERVICE"}, "securityContext", "capabilities", "add")},
 		{"MountedAPIToken", CheckContainerHardening, "automountServiceAccountToken", set("Deployment", "greeter", nil, "spec", "template", "spec", "automountServiceAccountToken")},
-		{"UnsizedDaprSidecar", CheckContainerHardening, "sidecar-memory-limit", annotate("greeter", "dapr.io/sidecar-memory-limit", nil)},
+		{"UnsizedDaprSidecar", CheckContainerHardening, "does not parse): no memory limit", annotate("greeter", "dapr.io/sidecar-memory-limit", nil)},
+		{"UnparsableSidecarSize", CheckContainerHardening, "no cpu request", annotate("comms", "dapr.io/sidecar-cpu-limit", "one")},
 		{"LatestImage", CheckImagesPinned, "not pinned", container("comms", "registry.example/comms-service:latest", "image")},
 		{"UntaggedImage", CheckImagesPinned, "no tag", container("greeter", "registry.example:5000/greeter-service", "image")},
 		{"ServiceTagDifferentFromAppID", CheckUnifiedServiceTags, "two services", breaks(
@@ -195,21 +176,18 @@ func TestCrossCheckCatches(t *testing.T) {
 			b.App = render(t, "kubernetes", deployImages)
 		}},
 		{"DDEnvNotFromLabel", CheckUnifiedServiceTags, "DD_ENV", env("comms", "DD_ENV", literal("DD_ENV", "prod"))},
-		{"EnvReferenceToLaterVariable", CheckEnvReferences, "$(HOST_IP)", func(t *testing.T, b *Bundle) {
-			c := at(mustFind(t, b.App, "Deployment", "comms").Map, "spec", "template", "spec", "containers", 0).(map[string]any)
-			vars := c["env"].([]any)
-			c["env"] = append(vars[1:], vars[0]) // HOST_IP moves to the end
-		}},
+		{"EnvReferenceToLaterVariable", CheckEnvReferences, "$(HOST_IP)", env("comms", "HOST_IP", map[string]any{"name": "HOST_IP", "valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "status.hostIP"}}})},
 		{"ObjectWithoutRecommendedLabels", CheckRecommendedLabels, "app.kubernetes.io/name", set("Configuration", "dapr-config", nil, "metadata", "labels", "app.kubernetes.io/name")},
 		{"ServiceSelectingNothing", CheckSelectors, "service comms-service", set("Service", "comms-service", "comm", "spec", "selector", "app.kubernetes.io/name")},
 		{"DisruptionBudgetOnSingleReplica", CheckSelectors, "1 replica", set("Deployment", "greeter", int64(1), "spec", "replicas")},
 		{"GracePeriodShorterThanShutdown", CheckShutdownBudget, "terminationGracePeriodSeconds", set("Deployment", "comms", int64(20), "spec", "template", "spec", "terminationGracePeriodSeconds")},
 		{"SpringShutdownLongerThanGracePeriod", CheckShutdownBudget, "timeout-per-shutdown-phase", prop("greeter-service", "spring.lifecycle.timeout-per-shutdown-phase", "60s")},
 		{"ResiliencyLongerThanCommsTimeout", CheckResiliencyBudget, "comms.greeter.timeout", set("Resiliency", "greeter-calls", "900ms", "spec", "policies", "timeouts", "greeterAttempt")},
+		{"RetryWithoutMaxRetries", CheckResiliencyBudget, "retries forever", set("Resiliency", "greeter-calls", nil, "spec", "policies", "retries", "greeterRetry", "maxRetries")},
 		{"ResiliencyWithUndefinedPolicy", CheckResiliencyBudget, "not defined", set("Resiliency", "greeter-calls", "greeterRetries", "spec", "targets", "apps", "greeter", "retry")},
 		{"NetworkPolicyOnWrongDaprPort", CheckNetworkPolicies, "port 50001", set("NetworkPolicy", "greeter-from-comms-sidecar", int64(50001), "spec", "ingress", 0, "ports", 0, "port")},
 		// The dashboard reads the sidecar's public port (the injector's default); the HTTP API port is loopback-only.
-		{"DashboardRuleOnTheHTTPAPIPort", CheckNetworkPolicies, fmt.Sprintf("public port, port %d", cfg.SidecarPublicPort), set("NetworkPolicy", "sidecars-from-dapr-dashboard", int64(cfg.SidecarHTTPPort), "spec", "ingress", 0, "ports", 0, "port")},
+		{"DashboardRuleOnTheHTTPAPIPort", CheckNetworkPolicies, fmt.Sprintf("public port, port %d", defaults.SidecarPublicPort), set("NetworkPolicy", "sidecars-from-dapr-dashboard", int64(defaults.SidecarHTTPPort), "spec", "ingress", 0, "ports", 0, "port")},
 		{"DashboardRuleForAllOfDaprSystem", CheckNetworkPolicies, "other than the Dapr dashboard", set("NetworkPolicy", "sidecars-from-dapr-dashboard", nil, "spec", "ingress", 0, "from", 0, "podSelector")},
 		{"InvocationPortOpenToANonCaller", CheckNetworkPolicies, "greeter does not invoke comms", breaks(
 			set("NetworkPolicy", "greeter-from-comms-sidecar", "comms", "spec", "podSelector", "matchLabels", "app.kubernetes.io/name"),
@@ -225,7 +203,7 @@ func TestCrossCheckCatches(t *testing.T) {
 			`{"openmetrics": {"instances": [{"openmetrics_endpoint": "http://%%host%%:3501/metrics", "metrics": [".+"]}]}}`)},
 		{"SidecarMetricsTurnedOff", CheckDatadogScrapesSidecars, "serves no metrics", annotate("comms", "dapr.io/enable-metrics", "false")},
 		{"AnnotationForAContainerThePodLacks", CheckDatadogScrapesSidecars, "ad.datadoghq.com/dapr.checks names no container", func(t *testing.T, b *Bundle) {
-			a := at(mustFind(t, b.App, "Deployment", "comms").Map, "spec", "template", "metadata", "annotations").(map[string]any)
+			a := at(mustFind(t, "Deployment", "comms", b.App).Map, "spec", "template", "metadata", "annotations").(map[string]any)
 			a["ad.datadoghq.com/dapr.checks"] = a["ad.datadoghq.com/daprd.checks"]
 			delete(a, "ad.datadoghq.com/daprd.checks")
 		}},
@@ -254,6 +232,7 @@ func TestCrossCheckCatches(t *testing.T) {
 		}},
 		{"NamespaceNotEnforcingRestricted", CheckPodSecurity, `enforces Pod Security "baseline"`, set("Namespace", "dapr-services", "baseline", "metadata", "labels", "pod-security.kubernetes.io/enforce")},
 		{"AppContainerBreakingRestricted", CheckPodSecurity, "allowPrivilegeEscalation", container("greeter", true, "securityContext", "allowPrivilegeEscalation")},
+		{"CapabilitiesNotDropped", CheckPodSecurity, "unrestricted capabilities", container("comms", nil, "securityContext", "capabilities")},
 		{"AccessControlAllowingByDefault", CheckAccessControl, "defaultAction is not deny", set("Configuration", "dapr-config", "allow", "spec", "accessControl", "defaultAction")},
 		{"AccessControlOnAnotherVerb", CheckAccessControl, "POST /greet from app comms", acl([]any{"GET"}, "operations", 0, "httpVerb")},
 		// daprd looks the verb up by its name: "post" matches nothing.
@@ -292,7 +271,7 @@ func TestKubernetesAppliesTheResiliencyComponent(t *testing.T) {
 	if !slices.Contains(appliedComponents(t), "components/resiliency") {
 		t.Fatalf("kubernetes/kustomization.yaml does not list components/resiliency: %v", appliedComponents(t))
 	}
-	r := mustFind(t, fixtures(t).app, "Resiliency", "greeter-calls")
+	r := mustFind(t, "Resiliency", "greeter-calls", fixtures(t).app)
 	if scopes := at(r.Map, "scopes"); r.Namespace() != "dapr-services" || fmt.Sprint(scopes) != "[comms]" {
 		t.Errorf("Resiliency greeter-calls: namespace %q, scopes %v; want dapr-services, scoped to comms", r.Namespace(), scopes)
 	}

@@ -112,13 +112,16 @@ func appliedComponents(t *testing.T) []string {
 	return k.Components
 }
 
-func mustFind(t *testing.T, objs []Object, kind, name string) *Object {
+// mustFind returns the object kind/name of the first list that has it.
+func mustFind(t *testing.T, kind, name string, lists ...[]Object) *Object {
 	t.Helper()
-	o := Find(objs, kind, name)
-	if o == nil {
-		t.Fatalf("no %s %s", kind, name)
+	for _, objs := range lists {
+		if o := Find(objs, kind, name); o != nil {
+			return o
+		}
 	}
-	return o
+	t.Fatalf("no %s %s", kind, name)
+	return nil
 }
 
 // requireNoErrors fails with every error listed.

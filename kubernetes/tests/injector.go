@@ -189,14 +189,14 @@ func (inj *Injector) Inject(d Deployment) (*corev1.Pod, *patcher.SidecarConfig, 
 	c.SetFromPodAnnotations()
 	patch, err := c.GetPatch()
 	if err != nil {
-		return nil, nil, fmt.Errorf("deployment %s: the injector: %w", d.Name, err)
+		return nil, nil, d.errorf("the injector: %w", err)
 	}
 	js, err := json.Marshal(pod)
 	if err != nil {
 		return nil, nil, err
 	}
 	if js, err = patch.Apply(js); err != nil {
-		return nil, nil, fmt.Errorf("deployment %s: applying the injector's patch: %w", d.Name, err)
+		return nil, nil, d.errorf("applying the injector's patch: %w", err)
 	}
 	out := &corev1.Pod{}
 	if err := json.Unmarshal(js, out); err != nil {
@@ -207,12 +207,9 @@ func (inj *Injector) Inject(d Deployment) (*corev1.Pod, *patcher.SidecarConfig, 
 
 // Sidecar returns the daprd container of an injected pod.
 func Sidecar(pod *corev1.Pod) *corev1.Container {
-	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
-		for i := range list {
-			if list[i].Name == injectorconsts.SidecarContainerName {
-				return &list[i]
-			}
-		}
+	cs := allContainers(pod.Spec)
+	if i := slices.IndexFunc(cs, func(c corev1.Container) bool { return c.Name == injectorconsts.SidecarContainerName }); i >= 0 {
+		return &cs[i]
 	}
 	return nil
 }

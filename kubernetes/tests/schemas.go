@@ -45,30 +45,18 @@ type crdKind struct {
 	cel        *cel.Validator // the CRD's x-kubernetes-validations rules; nil when it has none
 }
 
-type gvkExtension struct{ Group, Version, Kind string }
-
-func (g gvkExtension) gvk() schema.GroupVersionKind {
-	return schema.GroupVersionKind{Group: g.Group, Version: g.Version, Kind: g.Kind}
-}
-
 // LoadSchemas fetches the pinned upstream schemas: Kubernetes' OpenAPI document, the Dapr CRDs that `dapr init -k`
 // installs, the DatadogAgent CRD of the Datadog Operator, and eksctl's ClusterConfig schema.
 func LoadSchemas(p Pins) (*Schemas, error) {
-	var k8s, dapr, datadog, eksctl string
-	for _, m := range []struct {
-		dir           *string
-		path, version string
-	}{
-		{&k8s, "k8s.io/kubernetes", p.KubernetesSchema},
-		{&dapr, "github.com/dapr/dapr", p.Dapr},
-		{&datadog, "github.com/DataDog/datadog-operator", p.DatadogOperator},
-		{&eksctl, "github.com/weaveworks/eksctl", p.Eksctl},
-	} {
+	var dirs [4]string
+	for i, m := range [][2]string{{"k8s.io/kubernetes", p.KubernetesSchema}, {daprModule, p.Dapr},
+		{"github.com/DataDog/datadog-operator", p.DatadogOperator}, {"github.com/weaveworks/eksctl", p.Eksctl}} {
 		var err error
-		if *m.dir, err = ModuleDir(m.path, "v"+m.version); err != nil {
+		if dirs[i], err = ModuleDir(m[0], "v"+m[1]); err != nil {
 			return nil, err
 		}
 	}
+	k8s, dapr, datadog, eksctl := dirs[0], dirs[1], dirs[2], dirs[3]
 	s := &Schemas{modelByGVK: map[schema.GroupVersionKind]string{}, namespaced: map[schema.GroupVersionKind]bool{}, crds: map[schema.GroupVersionKind]*crdKind{}}
 	if err := s.loadSwagger(filepath.Join(k8s, "api", "openapi-spec", "swagger.json")); err != nil {
 		return nil, fmt.Errorf("swagger.json: %w", err)
@@ -99,10 +87,10 @@ func (s *Schemas) loadSwagger(file string) error {
 	if s.models, err = proto.NewOpenAPIData(doc); err != nil {
 		return err
 	}
-	// The kinds are in x-kubernetes-group-version-kind: a list on a definition, one object on an operation.
+	// The kinds are in x-kubernetes-group-version-kind (group, version, kind: the fields of a GroupVersionKind): a list on a definition, one object on an operation.
 	var raw struct {
 		Definitions map[string]struct {
-			GVK []gvkExtension `json:"x-kubernetes-group-version-kind"`
+			GVK []schema.GroupVersionKind `json:"x-kubernetes-group-version-kind"`
 		}
 		Paths map[string]map[string]json.RawMessage
 	}
@@ -111,17 +99,17 @@ func (s *Schemas) loadSwagger(file string) error {
 	}
 	for name, def := range raw.Definitions {
 		for _, g := range def.GVK {
-			s.modelByGVK[g.gvk()] = name
+			s.modelByGVK[g] = name
 		}
 	}
 	// A kind is namespaced when the API serves it under /namespaces/{namespace}/.
 	for path, ops := range raw.Paths {
 		for _, op := range ops {
 			var ext struct {
-				GVK *gvkExtension `json:"x-kubernetes-group-version-kind"`
+				GVK *schema.GroupVersionKind `json:"x-kubernetes-group-version-kind"`
 			}
 			if strings.Contains(path, "/namespaces/{namespace}/") && json.Unmarshal(op, &ext) == nil && ext.GVK != nil {
-				s.namespaced[ext.GVK.gvk()] = true
+				s.namespaced[*ext.GVK] = true
 			}
 		}
 	}

@@ -45,31 +45,32 @@ func (i invocation) String() string {
 
 var httpExtension = regexp.MustCompile(`HttpExtension\.([A-Z]+)`)
 
-// invocations: comms calls comms.greeter.method on comms.greeter.app-id with the HttpExtension.<VERB> of its sources.
+// invocations: comms calls comms.greeter.method on the Deployment whose dapr.io/app-id is comms.greeter.app-id, with the HttpExtension.<VERB> of its sources.
 func (b *Bundle) invocations() ([]invocation, []error) {
 	var out []invocation
 	var errs []error
 	ds := b.Deployments()
 	for _, d := range ds {
-		a, c := b.appOf(d), d.AppContainer()
-		if a.Module != "comms-service" || !d.DaprEnabled() {
+		if b.appOf(d).Module != "comms-service" {
 			continue
 		}
-		target := a.Property("comms.greeter.app-id", c, "greeter")
-		method := a.Property("comms.greeter.method", c, "")
-		if method == "" {
-			errs = append(errs, fmt.Errorf("deployment %s: comms.greeter.method is not set", d.Name))
-			continue
+		target, method := b.property(d, "comms.greeter.app-id", "greeter"), b.property(d, "comms.greeter.method", "")
+		callees := slices.DeleteFunc(slices.Clone(ds), func(t Deployment) bool {
+			return t.Name == d.Name || t.Namespace != d.Namespace || !t.DaprEnabled() || t.Annotation("dapr.io/app-id") != target
+		})
+		verb, err := b.invokeVerb("comms-service")
+		switch {
+		case len(callees) == 0:
+			err = d.errorf("invokes Dapr app id %q (comms.greeter.app-id), but no other Dapr-enabled Deployment in %s has that dapr.io/app-id", target, d.Namespace)
+		case method == "":
+			err = d.errorf("comms.greeter.method is not set")
 		}
-		verb, err := b.invokeVerb(a.Module)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, t := range ds {
-			if t.Namespace == d.Namespace && t.DaprEnabled() && t.Annotation("dapr.io/app-id") == target {
-				out = append(out, invocation{caller: d, callee: t, method: method, verb: verb})
-			}
+		for _, t := range callees {
+			out = append(out, invocation{caller: d, callee: t, method: method, verb: verb})
 		}
 	}
 	return out, errs
@@ -106,7 +107,7 @@ func CheckPodSecurity(b *Bundle) []error {
 	for _, d := range b.Workloads() {
 		ns := Find(b.App, "Namespace", d.Namespace)
 		if ns == nil {
-			errs = append(errs, fmt.Errorf("%s: namespace %s is not in kubernetes/", d.who(), d.Namespace))
+			errs = append(errs, d.errorf("namespace %s is not in kubernetes/", d.Namespace))
 			continue
 		}
 		var nsLabels map[string]string
@@ -135,11 +136,10 @@ func CheckPodSecurity(b *Bundle) []error {
 			continue
 		}
 		if d.DaprEnabled() && Sidecar(pod) == nil {
-			errs = append(errs, fmt.Errorf("%s: the injector added no sidecar", d.who()))
+			errs = append(errs, d.errorf("the injector added no sidecar"))
 		}
 		if r := policy.AggregateCheckResults(eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec)); !r.Allowed {
-			errs = append(errs, fmt.Errorf("%s: Pod Security %s would reject its pods (with the Dapr sidecar, as injected with %s): %s",
-				d.who(), lv, daprHelmValues, r.ForbiddenDetail()))
+			errs = append(errs, d.errorf("Pod Security %s would reject its pods (with the Dapr sidecar, as injected with %s): %s", lv, daprHelmValues, r.ForbiddenDetail()))
 		}
 	}
 	return errs
@@ -211,7 +211,7 @@ func CheckNetworkPolicies(b *Bundle) []error {
 						continue
 					}
 					for _, p := range r.Ports {
-						if port := podPort(pod, p.Port); port != wanted[i].port {
+						if port := containerPort(ptr.Deref(p.Port, intstr.IntOrString{}), allContainers(pod.Spec)...); port != wanted[i].port {
 							errs = append(errs, fmt.Errorf("%s: lets %s into %s on port %s; %s, port %d (the HTTP API, %d, listens on %s only)",
 								npid, peer, t.Name, p.Port, wanted[i].why, wanted[i].port, cfg.SidecarHTTPPort, cfg.SidecarListenAddresses))
 						} else {
@@ -279,16 +279,6 @@ func (b *Bundle) peer(namespace string, f networkingv1.NetworkPolicyPeer, agentN
 	return "", fmt.Errorf("an empty source %v", f.String())
 }
 
-// podPort resolves a NetworkPolicy port (number or name) against the pod's containers.
-func podPort(pod *corev1.Pod, port *intstr.IntOrString) int32 {
-	for _, c := range allContainers(pod.Spec) {
-		if p := resolvePort(&c, ptr.Deref(port, intstr.IntOrString{})); p != 0 {
-			return p
-		}
-	}
-	return 0
-}
-
 // grant is one call an access-control policy lets in: caller (by its SPIFFE id), operation, verb.
 type grant struct{ appID, namespace, trustDomain, operation, verb string }
 
@@ -315,23 +305,19 @@ func grants(c *configv1.Configuration) (map[grant]bool, []error) {
 	}
 	for _, p := range ac.AppPolicies {
 		g := grant{appID: p.AppName, namespace: p.Namespace, trustDomain: p.TrustDomain}
-		if g.namespace == "" || g.trustDomain == "" {
-			errs = append(errs, fmt.Errorf("%s: the policy for %s has no namespace or trustDomain: daprd refuses the whole access control spec and does not start", cid, g.appID))
-		}
-		if strings.EqualFold(p.DefaultAction, "allow") {
-			errs = append(errs, fmt.Errorf("%s: the policy for %s allows every operation by default", cid, g.appID))
-		}
+		errs = append(errs, unmet(cid+": the policy for "+g.appID, []requirement{
+			{g.namespace != "" && g.trustDomain != "", "no namespace or trustDomain: daprd refuses the whole access control spec and does not start"},
+			{!strings.EqualFold(p.DefaultAction, "allow"), "it allows every operation by default"},
+		})...)
 		for _, op := range p.AppOperationActions {
 			if !strings.EqualFold(op.Action, "allow") {
 				continue
 			}
 			g.operation = "/" + strings.TrimPrefix(strings.ToLower(op.Operation), "/")
-			if strings.Contains(g.operation, "*") {
-				errs = append(errs, fmt.Errorf("%s: %s may call %s: a wildcard", cid, g.appID, g.operation))
-			}
-			if len(op.HTTPVerb) == 0 {
-				errs = append(errs, fmt.Errorf("%s: operation %s lists no httpVerb, so it allows no HTTP call", cid, g.operation))
-			}
+			errs = append(errs, unmet(cid+": the policy for "+g.appID, []requirement{
+				{!strings.Contains(g.operation, "*"), "operation " + g.operation + " is a wildcard"},
+				{len(op.HTTPVerb) > 0, "operation " + g.operation + " lists no httpVerb, so it allows no HTTP call"},
+			})...)
 			for _, verb := range op.HTTPVerb {
 				g.verb = verb
 				if _, ok := commonv1pb.HTTPExtension_Verb_value[g.verb]; !ok || g.verb == "NONE" {
@@ -413,7 +399,7 @@ func CheckDaprTokens(b *Bundle) []error {
 				}
 			}
 			if n > 1 {
-				errs = append(errs, fmt.Errorf("deployment %s: %s is set %d times on the app (the injector sets it too?)", d.Name, t.env, n))
+				errs = append(errs, d.errorf("%s is set %d times on the app (the injector sets it too?)", t.env, n))
 			}
 			got, want := secretRef(app, t.env), ""
 			if sidecar != nil {
@@ -421,13 +407,13 @@ func CheckDaprTokens(b *Bundle) []error {
 			}
 			switch {
 			case want == "" && (role[t.env][d.Name] || t.env == "DAPR_API_TOKEN"):
-				errs = append(errs, fmt.Errorf("deployment %s: no %s: %s", d.Name, t.annotation, t.without))
+				errs = append(errs, d.errorf("no %s: %s", t.annotation, t.without))
 			case got == "" && !role[t.env][d.Name]:
 				// An app that never calls its sidecar need not read the token its sidecar's API wants.
 			case got != want && want == "":
-				errs = append(errs, fmt.Errorf("deployment %s: the app reads %s from %s, but its sidecar has no such token (%s)", d.Name, t.env, got, t.annotation))
+				errs = append(errs, d.errorf("the app reads %s from %s, but its sidecar has no such token (%s)", t.env, got, t.annotation))
 			case got != want:
-				errs = append(errs, fmt.Errorf("deployment %s: the app reads %s from Secret/key %q, its sidecar from %q (%s): they must be one Secret", d.Name, t.env, got, want, t.annotation))
+				errs = append(errs, d.errorf("the app reads %s from Secret/key %q, its sidecar from %q (%s): they must be one Secret", t.env, got, want, t.annotation))
 			}
 		}
 	}
@@ -448,13 +434,13 @@ func CheckDatadogScrapesSidecars(b *Bundle) []error {
 		}
 		sidecar := Sidecar(pod)
 		if sidecar == nil || !cfg.EnableMetrics {
-			errs = append(errs, fmt.Errorf("deployment %s: its sidecar serves no metrics", d.Name))
+			errs = append(errs, d.errorf("its sidecar serves no metrics"))
 			continue
 		}
 		for key := range d.Spec.Template.Annotations {
 			if name, ok := strings.CutPrefix(key, "ad.datadoghq.com/"); ok && strings.Contains(name, ".") {
 				if container, _, _ := strings.Cut(name, "."); !slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == container }) {
-					errs = append(errs, fmt.Errorf("deployment %s: %s names no container of the pod (with its sidecar)", d.Name, key))
+					errs = append(errs, d.errorf("%s names no container of the pod (with its sidecar)", key))
 				}
 			}
 		}
@@ -468,14 +454,13 @@ func CheckDatadogScrapesSidecars(b *Bundle) []error {
 			} `json:"openmetrics"`
 		}
 		if err := json.Unmarshal([]byte(d.Annotation(key)), &checks); err != nil {
-			errs = append(errs, fmt.Errorf("deployment %s: annotation %s is not the JSON of Datadog checks: %v", d.Name, key, err))
+			errs = append(errs, d.errorf("annotation %s is not the JSON of Datadog checks: %v", key, err))
 			continue
 		}
 		want := fmt.Sprintf("http://%%%%host%%%%:%d/metrics", cfg.SidecarMetricsPort)
 		if len(checks.OpenMetrics.Instances) != 1 || checks.OpenMetrics.Instances[0].Endpoint != want ||
 			len(checks.OpenMetrics.Instances[0].Metrics) == 0 {
-			errs = append(errs, fmt.Errorf("deployment %s: %s should hold one openmetrics instance with openmetrics_endpoint %s and the metrics to keep, has %+v",
-				d.Name, key, want, checks.OpenMetrics.Instances))
+			errs = append(errs, d.errorf("%s should hold one openmetrics instance with openmetrics_endpoint %s and the metrics to keep, has %+v", key, want, checks.OpenMetrics.Instances))
 		}
 	}
 	return errs
