@@ -308,7 +308,7 @@ comms answered: $body
 trace $trace_id: $spans spans from $services
   http://localhost:$ZIPKIN_PORT/zipkin/traces/$trace_id
 
-Running in the background (logs in $LOG_DIR):
+Running in the background (logs in $LOG_DIR; the apps and sidecars in dapr.log, via the Dapr CLI):
   comms   http://localhost:$COMMS_PORT/greet     sidecar HTTP $COMMS_DAPR_HTTP_PORT, gRPC $COMMS_DAPR_GRPC_PORT, metrics $COMMS_DAPR_METRICS_PORT
   greeter http://localhost:$GREETER_PORT/greet     sidecar HTTP $GREETER_DAPR_HTTP_PORT, gRPC $GREETER_DAPR_GRPC_PORT, metrics $GREETER_DAPR_METRICS_PORT
   Zipkin  http://localhost:$ZIPKIN_PORT/zipkin/
