@@ -194,5 +194,6 @@ step "Wait for comms and greeter to be ready" "1-3 min"
 for d in comms greeter; do run kubectl rollout status "deployment/$d" -n "$APP_NS" --timeout=300s; done
 steps_finished
 
-is_dry_run || log "deployed. Next: scripts/port-forward.sh (comms on localhost:8080), scripts/load.sh, scripts/dashboard.sh,
+is_dry_run || log "deployed. Next: kubectl port-forward -n $APP_NS svc/comms-service 8080:80, then curl or scripts/load.sh;
+    the Dapr dashboard: kubectl port-forward -n $DAPR_NS svc/dapr-dashboard 9999:8080;
     Datadog APM > Services (comms, greeter); scripts/delete-all.sh when done: the cluster bills by the hour."

@@ -16,7 +16,7 @@ Usage: scripts/lint.sh [-h|--help]
 
 1. ShellCheck on every script under scripts/ (*.sh, and files starting with a bash/sh shebang)
 2. actionlint on .github/workflows/*.yml (its ShellCheck pass included)
-3. the bash tests scripts/tests/*_test.sh (dry runs of deploy/delete-all/port-forward, ...)
+3. the bash tests scripts/tests/*_test.sh (deploy, delete-all and build-images, dry and against stand-in CLIs)
 Ends with "N passed, N failed" (each linter counts as one check, each test as one); exits 1 if
 anything failed.
 

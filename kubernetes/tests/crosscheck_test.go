@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -339,5 +340,29 @@ func TestAppConfigReadsPlaceholdersAndEnvironmentOverrides(t *testing.T) {
 		if d, err := ParseSpringDuration(in); err != nil || d.Milliseconds() != ms {
 			t.Errorf("ParseSpringDuration(%q) = %v, %v; want %dms", in, d, err, ms)
 		}
+	}
+}
+
+// The README's port-forwards reach what is deployed: comms' Service and port, and the dashboard in the
+// namespace scripts/deploy.sh installs it in; its kubeconfig hint names the cluster of eksctl/cluster.yaml.
+func TestReadmeCommandsReachTheDeployedServices(t *testing.T) {
+	readme, err := os.ReadFile(fixtures(t).path("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := mustFind(t, "Service", "comms-service", fixtures(t).app)
+	cluster := read(t, "eksctl/cluster.yaml")[0]
+	for _, want := range []string{
+		fmt.Sprintf("kubectl port-forward -n %s svc/%s 8080:%v", svc.Namespace(), svc.Name(), at(svc.Map, "spec", "ports", 0, "port")),
+		fmt.Sprintf("kubectl port-forward -n %s svc/dapr-dashboard 9999:8080", daprSystemNamespace),
+		fmt.Sprintf("aws eks update-kubeconfig --name %s --region %s", cluster.Name(), str(cluster.Map, "metadata", "region")),
+	} {
+		if !regexp.MustCompile(regexp.QuoteMeta(want) + `\b`).Match(readme) {
+			t.Errorf("README.md does not say: %s", want)
+		}
+	}
+	// Dapr CLI 1.18 removed it; the dashboard is reached by the port-forward above.
+	if strings.Contains(string(readme), "dapr dashboard -k") {
+		t.Error("README.md runs `dapr dashboard -k`, which Dapr CLI 1.18 no longer has")
 	}
 }

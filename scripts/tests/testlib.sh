@@ -92,14 +92,6 @@ EOF
 # calls : what the stubs were asked to do, or nothing.
 calls() { [[ -f "$CALLS" ]] && cat "$CALLS"; return 0; }
 
-# no_service NAME : a kubectl stub on context .../cluster/dapr-demo whose port-forward finds no Service NAME.
-no_service() {
-  sandbox_path kubectl
-  cat >"$TEST_TMP/stub-kubectl.sh" <<EOF
-[[ "\$1" != port-forward ]] || { echo 'Error from server (NotFound): services "$1" not found' >&2; exit 1; }
-[[ "\$1 \$2" != "config current-context" ]] || { echo arn:aws:eks:us-west-2:123456789012:cluster/dapr-demo; exit 0; }
-EOF
-}
 
 # fake_cloud : stubs of aws, eksctl, kubectl, helm and dapr that answer as the real CLIs do (their
 # arguments, output and exit status) for one AWS account kept as files under $WORLD: log-group and
