@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks the request path layer by layer with vegeta on the real local stack (free ports), or with
-# --soak holds a sustained load and checks that the stack came through it (see usage). Markdown on
-# stdout, everything as JSON in --out. Stops all it started, also on failure or Ctrl-C.
+# Benchmarks the request path layer by layer with vegeta on the real local stack, or soaks it (see usage).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Prints the path of the pinned daprd, sentry or Dapr CLI, building it once from the Go module proxy
-# with its tool module (scripts/daprd/, scripts/dapr-cli/). daprd is kept where `dapr init --slim` puts it.
+# Prints the path of the pinned daprd, sentry or Dapr CLI, built once from the Go module proxy (see usage).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh

@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
-# Lints every shell script in scripts/ (ShellCheck) and every workflow in .github/workflows
-# (actionlint), then runs the bash tests of the scripts (scripts/tests/*_test.sh). Installs the
-# pinned linters itself, from PyPI and the Go module proxy, into a cache reused by later runs.
+# Lints the scripts and workflows with the pinned linters (installed on first use), then runs the scripts' bash tests.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"

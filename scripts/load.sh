@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
-# Sends N POST /greet requests to comms, C at a time (the seed's `seq | xargs -P | curl`),
-# then prints a summary: requests, successes, fallbacks, errors, latency percentiles, throughput.
-# Works the same against the local run and through `kubectl port-forward` (both on localhost:8080).
+# The seed's load, `seq | xargs -P | curl` against comms, with a summary (see usage).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh

@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
-# Stops exactly what scripts/local-up.sh started: the PIDs in its run directory's PID file, and only
-# while each is still the process it recorded. TERM first, KILL after a bound, then checks they are gone.
-# Safe to run twice; with nothing running it says so and succeeds.
+# Stops exactly what scripts/local-up.sh started, and only while each PID is still the process it recorded.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -10,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() {
   cat <<'EOF'
 Usage: scripts/local-down.sh
+
+Stops what scripts/local-up.sh started (the apps, sidecars, Sentry and Zipkin, then the Dapr CLI):
+TERM, KILL after STOP_TIMEOUT, then checks all are gone. Safe to run twice.
 
 Environment:
   LOCAL_RUN_DIR   the run directory local-up used (default ~/.local/state/dapr-tracing-demo/local)

@@ -1,8 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole system on this machine with real Dapr sidecars and a Zipkin trace UI, sends one
-# POST /greet, prints the answer and the Zipkin URL of its trace, and leaves everything running in
-# the background. scripts/local-down.sh stops it. The apps and their sidecars are dapr.yaml's, run by the
-# Dapr CLI (`dapr run -f`). No container engine needed.
+# Runs the whole system on this machine (dapr.yaml with the Dapr CLI, Sentry, Zipkin) and traces one request.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
