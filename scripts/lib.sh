@@ -157,16 +157,12 @@ when() {
   if is_dry_run; then note "only if $1"; elif "${@:2}"; then return 0; else info "skipped: not the case that $1"; return 1; fi
 }
 
-# step "TITLE" "TYPICAL TIME": headers read [n/N] after steps_total N, else [n].
+# step "TITLE" "TYPICAL TIME": a header [n/N] (steps_total N first) saying how long the step takes.
 steps_total() { _STEP_TOTAL=$1; }
 step() {
   _step_done
   _STEP_NO=$((_STEP_NO + 1))
-  if ((_STEP_TOTAL > 0)); then
-    _CURRENT_STEP="[$_STEP_NO/$_STEP_TOTAL] $1"
-  else
-    _CURRENT_STEP="[$_STEP_NO] $1"
-  fi
+  _CURRENT_STEP="[$_STEP_NO/$_STEP_TOTAL] $1"
   _STEP_STARTED=$SECONDS
   if is_dry_run; then
     printf '\n==> %s  (typically %s)\n' "$_CURRENT_STEP" "$2"
@@ -355,10 +351,8 @@ yaml_metadata() {
 }
 
 
-# need_image_tag VAR : dies unless $VAR is a tag that is both a valid image tag (OCI:
-# [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) and a valid Kubernetes label value, as deploy.sh also writes it
-# into the label tags.datadoghq.com/version: 1-63 characters, letters, digits, '_', '.', '-',
-# starting and ending with a letter or digit.
+# need_image_tag VAR : dies unless $VAR is both an OCI image tag and a Kubernetes label value, as
+# deploy.sh also writes it into the label tags.datadoghq.com/version.
 need_image_tag() {
   [[ "${!1:-}" =~ ^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$ ]] ||
     die "$1 must be 1-63 letters, digits, '_', '.' or '-', starting and ending with a letter or digit (an image tag that is also a Kubernetes label value), got: '${!1:-}'"

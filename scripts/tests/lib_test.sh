@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/lib.sh's own contracts, beyond what the scripts' tests exercise through it: secrets never
 # show, printed commands can be pasted back, versions.env can never run a command, and its helpers'
-# edge cases. (Dry runs, missing tools and variables, temp dirs, --yes and the failed step are
-# checked by the tests of the scripts that use them.)
+# edge cases. (Dry runs, step headers, missing tools and variables, temp dirs, --yes and the failed
+# step are checked by the tests of the scripts that use them.)
 # The code passed to with_lib is single-quoted on purpose: it expands in the bash that runs it.
 # shellcheck disable=SC2016
 # shellcheck source=testlib.sh
@@ -60,15 +60,7 @@ test_versions_env_has_only_pins_each_with_a_comment() {
 
 
 
-test_a_step_header_says_how_long_it_typically_takes() {
-  with_lib 'DRY_RUN=1; steps_total 2; step "Cluster" "15-20 min"'
-  assert_contains "$OUT" "==> [1/2] Cluster  (typically 15-20 min)"
-}
 
-test_steps_are_numbered_without_a_total_too() {
-  with_lib 'DRY_RUN=1; step "One" "1s"; step "Two" "2s"'
-  assert_in_order "$OUT" "==> [1] One  (typically 1s)" "==> [2] Two  (typically 2s)"
-}
 
 
 
