@@ -35,19 +35,20 @@ func collectorObjects(t *testing.T) (collector, app []Object) {
 	return collector, app
 }
 
-// Both collectors: Pod Security restricted, hardened as the apps (images' uid 10001), the pinned release.
+// Both collectors: Pod Security restricted, hardened as the apps (images' uid 10001), labelled, the pinned release.
 func TestCollectorPodsMeetPodSecurityRestrictedAndAreHardened(t *testing.T) {
 	collector, _ := collectorObjects(t)
-	pins := fixtures(t).pins
-	version, ok := pins.Env["COLLECTOR_VERSION"]
+	f := fixtures(t)
+	version, ok := f.Pins.Env["COLLECTOR_VERSION"]
 	if !ok {
 		t.Fatal("scripts/versions.env has no COLLECTOR_VERSION")
 	}
-	b := &Bundle{App: collector, Pins: pins, Inj: baseBundle(t).Inj}
+	b := &Bundle{App: collector, Pins: f.Pins, Inj: f.Inj}
 	mustFind(t, "DaemonSet", "otel-agent", collector)
 	mustFind(t, "Deployment", "otel-gateway", collector)
 	requireNoErrors(t, "pod security", CheckPodSecurity(b))
 	requireNoErrors(t, "hardening", b.hardening(b.Workloads(), 10001))
+	requireNoErrors(t, "labels", CheckRecommendedLabels(b))
 	for _, w := range b.Workloads() {
 		for _, c := range w.Spec.Template.Spec.Containers {
 			if want := "otel/opentelemetry-collector-contrib:" + version; c.Image != want {
@@ -69,32 +70,28 @@ func CheckCollectorWiring(b *Bundle) []error {
 	containers := map[string]corev1.Container{}
 	for _, w := range b.Workloads() {
 		if w.Namespace == collectorNamespace {
-			containers[w.Name] = w.Spec.Template.Spec.Containers[0]
+			containers[w.Name] = *w.AppContainer()
 			errs = append(errs, checkPlaceholders(b.Repo, w, b.App)...)
 		}
 	}
-	// serviceAddress: host:port of a Service whose port reaches the port the workload listens on (from ENV).
-	serviceAddress := func(name, listenEnv string) string {
-		svc, ok := services[name]
-		c, ok2 := containers[name]
-		if !ok || !ok2 || len(svc.Spec.Ports) != 1 {
-			errs = append(errs, fmt.Errorf("want Service %s with one port, and a workload of that name", name))
+	// address: host:port of a collector's one-port Service, which reaches the port the collector listens on (listenEnv).
+	address := func(name, listenEnv string) string {
+		svc, c := services[name], containers[name]
+		listen, _ := Env(&c, listenEnv)
+		_, port, err := net.SplitHostPort(listen)
+		if len(svc.Spec.Ports) != 1 || err != nil {
+			errs = append(errs, fmt.Errorf("want Service %s with one port, and a workload of that name whose %s is host:port (%v)", name, listenEnv, err))
 			return ""
 		}
-		listen, _ := Env(&c, listenEnv)
-		if _, port, err := net.SplitHostPort(listen); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s %q is not host:port", name, listenEnv, listen))
-			return ""
-		} else if got := containerPort(svc.Spec.Ports[0].TargetPort, c); strconv.Itoa(int(got)) != port {
+		if got := containerPort(svc.Spec.Ports[0].TargetPort, c); strconv.Itoa(int(got)) != port {
 			errs = append(errs, fmt.Errorf("service %s targets port %d, but %s listens on %s", name, got, name, port))
 		}
 		return fmt.Sprintf("%s.%s.svc.cluster.local:%d", svc.Name, svc.Namespace, svc.Spec.Ports[0].Port)
 	}
-	agent := serviceAddress("otel-agent", "OTLP_HTTP_ENDPOINT")
-	if s := services["otel-agent"]; s.Spec.InternalTrafficPolicy == nil || *s.Spec.InternalTrafficPolicy != corev1.ServiceInternalTrafficPolicyLocal {
+	agent, gateway := address("otel-agent", "OTLP_HTTP_ENDPOINT"), address("otel-gateway", "OTLP_GRPC_ENDPOINT")
+	if p := services["otel-agent"].Spec.InternalTrafficPolicy; p == nil || *p != corev1.ServiceInternalTrafficPolicyLocal {
 		errs = append(errs, fmt.Errorf("service otel-agent: internalTrafficPolicy is not Local: pods would reach other nodes' agents"))
 	}
-	gateway := serviceAddress("otel-gateway", "OTLP_GRPC_ENDPOINT")
 	if c, ok := containers["otel-agent"]; ok {
 		if got, _ := Env(&c, "GATEWAY_OTLP_ENDPOINT"); got != gateway {
 			errs = append(errs, fmt.Errorf("otel-agent: GATEWAY_OTLP_ENDPOINT %q, want the gateway's Service %q", got, gateway))

@@ -17,14 +17,13 @@ import (
 // Every cross-check passes on the repository, with the optional components and with scripts/deploy.sh's overlay.
 func TestCrossChecksPassOnTheRepository(t *testing.T) {
 	names := slices.Sorted(maps.Keys(Checks))
-	collector, withCollector := collectorObjects(t)
-	requireNoErrors(t, "collector labels", CheckRecommendedLabels(&Bundle{App: collector}))
+	_, withCollector := collectorObjects(t)
 	for _, c := range []struct {
 		label string
 		app   []Object
 		skip  []string
 	}{
-		{"kubernetes/", DeepCopy(fixtures(t).app), nil},
+		{"kubernetes/", DeepCopy(fixtures(t).App), nil},
 		{"kubernetes/ with all components", render(t, "kubernetes", "", optionalComponents(t, collectorComponent)...), nil},
 		// The collector moves the OTLP endpoints off the Agent: CheckCollectorWiring checks them instead.
 		{"kubernetes/ with the collector", withCollector, []string{"SidecarOTLPEndpointIsAgentLocal", "AppOTLPEndpointIsAgentHostPort"}},
@@ -249,19 +248,19 @@ func TestCrossCheckCatches(t *testing.T) {
 		{"AppTokenTheSidecarDoesNotSend", CheckDaprTokens, "its sidecar has no such token", env("comms", "APP_API_TOKEN", secretEnv("APP_API_TOKEN", "app-api-token", "token"))},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { expectCaught(t, baseBundle(t), c.check, c.want, c.breakIt) })
+		t.Run(c.name, func(t *testing.T) { expectCaught(t, fixtures(t).Bundle, c.check, c.want, c.breakIt) })
 	}
 }
 
 // The readiness probe may call /health only while application.yaml serves it.
 func TestCrossCheckCatchesHealthPathDroppedFromApplicationYaml(t *testing.T) {
-	b := baseBundle(t)
+	b := fixtures(t).Copy()
 	container("greeter", "/health", "readinessProbe", "httpGet", "path")(t, b)
 	expectCaught(t, b, CheckProbePaths, "/health", prop("greeter-service", "management.endpoint.health.group.readiness.additional-path", nil))
 }
 
 func TestSidecarsExportToTheDatadogAgentsNodeLocalService(t *testing.T) {
-	svc, err := baseBundle(t).agentService()
+	svc, err := fixtures(t).agentService()
 	if err != nil || svc.name != "datadog-agent" || svc.namespace != "datadog-operator" || svc.httpPort != 4318 {
 		t.Errorf("derived the Agent Service %s/%s:%d (%v), want datadog-operator/datadog-agent:4318", svc.namespace, svc.name, svc.httpPort, err)
 	}
@@ -272,7 +271,7 @@ func TestKubernetesAppliesTheResiliencyComponent(t *testing.T) {
 	if !slices.Contains(appliedComponents(t), "components/resiliency") {
 		t.Fatalf("kubernetes/kustomization.yaml does not list components/resiliency: %v", appliedComponents(t))
 	}
-	r := mustFind(t, "Resiliency", "greeter-calls", fixtures(t).app)
+	r := mustFind(t, "Resiliency", "greeter-calls", fixtures(t).App)
 	if scopes := at(r.Map, "scopes"); r.Namespace() != "dapr-services" || fmt.Sprint(scopes) != "[comms]" {
 		t.Errorf("Resiliency greeter-calls: namespace %q, scopes %v; want dapr-services, scoped to comms", r.Namespace(), scopes)
 	}
@@ -292,7 +291,7 @@ func TestGravitonInstanceTypes(t *testing.T) {
 // The trace-agent drops spans whose resource matches DD_APM_IGNORE_RESOURCES: the health checks, and nothing else.
 func TestAPMIgnoresHealthChecksAndNothingElse(t *testing.T) {
 	var env []corev1.EnvVar
-	if err := decode(at(read(t, "datadog/datadog-agent.yaml")[0].Map, "spec", "override", "nodeAgent", "containers", "trace-agent", "env"), &env); err != nil {
+	if err := decode(at(fixtures(t).Datadog[0].Map, "spec", "override", "nodeAgent", "containers", "trace-agent", "env"), &env); err != nil {
 		t.Fatal(err)
 	}
 	value, _ := Env(&corev1.Container{Env: env}, "DD_APM_IGNORE_RESOURCES")
@@ -343,15 +342,14 @@ func TestAppConfigReadsPlaceholdersAndEnvironmentOverrides(t *testing.T) {
 	}
 }
 
-// The README's port-forwards reach what is deployed: comms' Service and port, and the dashboard in the
-// namespace scripts/deploy.sh installs it in; its kubeconfig hint names the cluster of eksctl/cluster.yaml.
+// The README's port-forwards reach comms' Service and the dashboard as deployed; its kubeconfig hint names eksctl's cluster.
 func TestReadmeCommandsReachTheDeployedServices(t *testing.T) {
-	readme, err := os.ReadFile(fixtures(t).path("README.md"))
+	f := fixtures(t)
+	readme, err := os.ReadFile(f.path("README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := mustFind(t, "Service", "comms-service", fixtures(t).app)
-	cluster := read(t, "eksctl/cluster.yaml")[0]
+	svc, cluster := mustFind(t, "Service", "comms-service", f.App), f.Cluster[0]
 	for _, want := range []string{
 		fmt.Sprintf("kubectl port-forward -n %s svc/%s 8080:%v", svc.Namespace(), svc.Name(), at(svc.Map, "spec", "ports", 0, "port")),
 		fmt.Sprintf("kubectl port-forward -n %s svc/dapr-dashboard 9999:8080", daprSystemNamespace),

@@ -9,30 +9,29 @@ import (
 	"sync"
 	"testing"
 
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 type testFixtures struct {
-	repo    string
-	pins    Pins
+	*Bundle // of `kubectl apply -k kubernetes/`, shared: Copy it before changing it
 	schemas *Schemas
-	app     []Object // kubectl apply -k kubernetes/, shared: copy it before changing it
 }
 
-// Loaded once per test binary: the upstream schemas and the rendered manifests.
+// Loaded once per test binary: the rendered manifests, the rest of the repository and the upstream schemas.
 var loadFixtures = sync.OnceValues(func() (*testFixtures, error) {
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return nil, err
 	}
-	f := &testFixtures{repo: repo}
-	if f.pins, err = LoadPins(repo); err != nil {
+	app, err := Render(filepath.Join(repo, "kubernetes"))
+	if err != nil {
 		return nil, err
 	}
-	if f.app, err = Render(filepath.Join(repo, "kubernetes")); err != nil {
+	f := &testFixtures{}
+	if f.Bundle, err = LoadBundle(repo, app); err != nil {
 		return nil, err
 	}
-	f.schemas, err = LoadSchemas(f.pins)
+	f.schemas, err = LoadSchemas(f.Pins)
 	return f, err
 })
 
@@ -46,7 +45,12 @@ func fixtures(t *testing.T) *testFixtures {
 }
 
 // path is a file or folder of the repository, given by its path there.
-func (f *testFixtures) path(rel string) string { return filepath.Join(f.repo, filepath.FromSlash(rel)) }
+func (f *testFixtures) path(rel string) string { return filepath.Join(f.Repo, filepath.FromSlash(rel)) }
+
+// validate is the schema check of every manifest of b: app, DatadogAgent and ClusterConfig.
+func (f *testFixtures) validate(b *Bundle) []error {
+	return f.schemas.ValidateAll(slices.Concat(b.App, b.Datadog, b.Cluster))
+}
 
 // read reads the manifests of a file of the repository.
 func read(t *testing.T, rel string) []Object {
@@ -68,48 +72,40 @@ func render(t *testing.T, base, extra string, components ...string) []Object {
 	return objs
 }
 
-// bundle is the Bundle of app, rendered from kubernetes/ or an overlay of it.
+// bundle is the Bundle of app, rendered from an overlay of kubernetes/.
 func bundle(t *testing.T, app []Object) *Bundle {
 	t.Helper()
-	b, err := LoadBundle(fixtures(t).repo, app)
+	b, err := LoadBundle(fixtures(t).Repo, app)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// baseBundle is the bundle of `kubectl apply -k kubernetes/`, a fresh copy for each caller.
-func baseBundle(t *testing.T) *Bundle { return bundle(t, DeepCopy(fixtures(t).app)) }
-
-// optionalComponents lists kubernetes/components/* but those kubernetes/kustomization.yaml applies already (a
-// component applied twice is a kustomize error) and those named; there may be none.
+// optionalComponents lists kubernetes/components/* but those kubernetes/kustomization.yaml applies (twice is a kustomize error) and those named.
 func optionalComponents(t *testing.T, except ...string) []string {
 	t.Helper()
-	f := fixtures(t)
-	dirs, _ := filepath.Glob(f.path("kubernetes/components/*"))
-	if len(dirs) == 0 {
-		t.Fatal("no components in kubernetes/components")
+	entries, err := os.ReadDir(fixtures(t).path("kubernetes/components"))
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no components in kubernetes/components (%v)", err)
 	}
-	applied := appliedComponents(t)
-	return slices.DeleteFunc(dirs, func(d string) bool {
-		st, err := os.Stat(d)
-		rel, _ := filepath.Rel(f.path("kubernetes"), d)
-		return err != nil || !st.IsDir() || slices.Contains(applied, filepath.ToSlash(rel)) || slices.Contains(except, filepath.Base(d))
-	})
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && !slices.Contains(appliedComponents(t), "components/"+e.Name()) && !slices.Contains(except, e.Name()) {
+			dirs = append(dirs, fixtures(t).path("kubernetes/components/"+e.Name()))
+		}
+	}
+	return dirs
 }
 
 // appliedComponents is the components: list of kubernetes/kustomization.yaml, as written there.
 func appliedComponents(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(fixtures(t).path("kubernetes/kustomization.yaml"))
-	var k struct{ Components []string }
-	if err == nil {
-		err = yaml.Unmarshal(data, &k)
-	}
+	components, _, err := unstructured.NestedStringSlice(read(t, "kubernetes/kustomization.yaml")[0].Map, "components")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k.Components
+	return components
 }
 
 // mustFind returns the object kind/name of the first list that has it.
