@@ -300,7 +300,8 @@ local_dapr_config() {
 # with JVM_ARGS ('"-Xa", "-Xb", '), the apps run their unpacked jars (unpacked_jar) with those.
 # local_run_file --ports : instead "VARIABLE PORT" for each port dapr.yaml sets, local-up's defaults.
 local_run_file() {
-  awk -v root="$REPO_ROOT" -v config="$1" -v jvm="${2:-}" '
+  # awk reads the ports from its environment, whether or not the caller exported them.
+  (export "${LOCAL_UP_PORTS[@]}"; awk -v root="$REPO_ROOT" -v config="$1" -v jvm="${2:-}" '
     function port(var, at, n) {
       if (config == "--ports") print var, substr($0, at, n)
       else if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 }
@@ -320,7 +321,7 @@ local_run_file() {
     $1 == "appDirPath:" { sub(/:.*/, ": " root "/" $2) }
     $1 == "command:" && jvm != "" { sub(/"-jar", "target\//, jvm "\"-jar\", \"target/unpacked/") }
     { print }
-  ' "$REPO_ROOT/dapr.yaml"
+  ' "$REPO_ROOT/dapr.yaml")
 }
 
 # go_tool NAME MODULE_PATH VERSION : prints the path of a Go program at VERSION, installing it with

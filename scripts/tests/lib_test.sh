@@ -102,6 +102,17 @@ test_need_image_tag_accepts_exactly_the_image_tags_that_are_label_values() {
   for tag in "${BAD_TAGS[@]}"; do expect_tag "$tag" bad; done
 }
 
+# local-up sets its default ports as plain shell variables: the run file must still carry them.
+test_local_run_file_takes_the_ports_whether_exported_or_not() {
+  with_lib 'while read -r var port; do printf -v "$var" "%s" "$((port + 1))"; done < <(local_run_file --ports)
+    local_run_file /run/config.yaml | grep -E "appPort|daprHTTPPort|spans|configFilePath"'
+  assert_status 0 "$RC"
+  assert_contains "$OUT" "configFilePath: /run/config.yaml"
+  assert_contains "$OUT" "appPort: 8082"
+  assert_contains "$OUT" "daprHTTPPort: 3501"
+  assert_contains "$OUT" "http://127.0.0.1:9412/api/v2/spans"
+}
+
 test_valid_port_accepts_only_ports() {
   with_lib 'for p in 1 8080 65535 0 65536 -1 8o80 ""; do valid_port "$p" && echo "ok $p" || echo "no $p"; done'
   assert_eq $'ok 1\nok 8080\nok 65535\nno 0\nno 65536\nno -1\nno 8o80\nno ' "$OUT" "port checks"
