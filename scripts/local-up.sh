@@ -103,13 +103,6 @@ start() {
   info "$name: pid $pid, log $log"
 }
 
-# A trace is complete in Zipkin when it has the server span of each app and the spans of both
-# sidecars (Dapr reports its spans under the app id too): comms and greeter, and at least 4 spans.
-trace_summary() {
-  curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$1" 2>/dev/null \
-    | jq -r '"\(length) \([.[].localEndpoint.serviceName] | unique | join(","))"' 2>/dev/null || true
-}
-
 steps_total 9
 
 step "check tools, ports and the run directory" "1s"
@@ -285,16 +278,8 @@ info "comms answered: $body"
 
 step "wait for the trace in Zipkin" "5-10s"
 FAILURE_LOGS=("$LOG_DIR/dapr.log" "$LOG_DIR/zipkin.log")
-deadline=$((SECONDS + TRACE_TIMEOUT))
-while :; do
-  read -r spans services <<<"$(trace_summary "$trace_id")" || true
-  if [[ ",${services:-}," == *,comms,* && ",${services:-}," == *,greeter,* && "${spans:-0}" -ge 4 ]]; then
-    break
-  fi
-  ((SECONDS < deadline)) \
-    || die "the trace $trace_id did not reach Zipkin with spans of comms and greeter within ${TRACE_TIMEOUT}s (has: ${spans:-0} spans from '${services:-nothing}')"
-  sleep 1
-done
+wait_for_trace "$trace_id" "$TRACE_TIMEOUT" \
+  || die "the trace $trace_id did not reach Zipkin with spans of comms and greeter within ${TRACE_TIMEOUT}s (has: $SPANS spans from '${SERVICES:-nothing}')"
 steps_finished
 
 env_prefix=""
@@ -302,7 +287,7 @@ env_prefix=""
 cat <<EOF
 
 comms answered: $body
-trace $trace_id: $spans spans from $services
+trace $trace_id: $SPANS spans from $SERVICES
   http://localhost:$ZIPKIN_PORT/zipkin/traces/$trace_id
 
 Running in the background (logs in $LOG_DIR; the apps and sidecars in dapr.log, via the Dapr CLI):
