@@ -9,9 +9,9 @@ need_version DAPR_RUNTIME_VERSION DAPR_LOCAL_CLI_VERSION
 
 usage() {
   cat <<'EOF'
-Usage: scripts/daprd.sh [daprd|sentry|dapr]
+Usage: scripts/daprd.sh [daprd|sentry|operator|injector|placement|scheduler|dapr]
 
-Prints the path of the daprd (default) or sentry binary at DAPR_RUNTIME_VERSION, or of the Dapr CLI
+Prints the path of daprd (default) or another Dapr runtime program at DAPR_RUNTIME_VERSION, or of the Dapr CLI
 at DAPR_LOCAL_CLI_VERSION (scripts/versions.env), building it if needed. Progress goes to stderr;
 stdout carries only the path.
 
@@ -25,17 +25,17 @@ program=daprd pin=DAPR_RUNTIME_VERSION module=github.com/dapr/dapr module_dir="$
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
   "" | daprd) ;;
-  sentry) program=sentry ;;
+  sentry | operator | injector | placement | scheduler) program=$1 ;;
   dapr) program=dapr pin=DAPR_LOCAL_CLI_VERSION module=github.com/dapr/cli module_dir="${DAPRD_MODULE_DIR:-$SCRIPTS_DIR/dapr-cli}" ;;
   *) usage >&2; exit 2 ;;
 esac
 want="${!pin}"
 # allcomponents: without a component set daprd panics at start, and the sqlite name resolver is in it.
-build=(go build -tags allcomponents -ldflags "-s -w -X $module/pkg/buildinfo.version=$want") package="$module/cmd/$program"
-# No cgo for the CLI: its one C dependency (SQLite) serves workflow commands the local run does not use.
+# Static (no cgo), as Dapr's own images are: the local cluster's images hold the bare binary.
+build=(env CGO_ENABLED=0 go build -tags allcomponents -ldflags "-s -w -X $module/pkg/buildinfo.version=$want") package="$module/cmd/$program"
 [[ "$program" == dapr ]] && build=(env CGO_ENABLED=0 go build -ldflags "-s -w -X main.version=$want") package=$module
 
-# daprd --version prints the bare version, e.g. 1.18.2. sentry has no such flag: its path says it.
+# daprd --version prints the bare version, e.g. 1.18.2. The others have no such flag: their path says it.
 daprd_version() { "$1" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true; }
 
 install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$program-$want"

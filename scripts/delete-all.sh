@@ -9,10 +9,11 @@ usage() {
   cat <<'EOF'
 Usage: scripts/delete-all.sh [--yes] [--dry-run] [-h|--help]
 
-Deletes, in order: the app (kubernetes/base/, with its namespace and token Secrets), the Dapr
-dashboard and control plane, the Datadog Agent, Operator and Secret, the Dapr scheduler's volumes
-(waiting until their EBS volumes are gone) and the gp3 StorageClass, the EKS cluster of
-eksctl/cluster.yaml, and last its CloudWatch log group, which eksctl leaves. About 15 minutes.
+Deletes, in order: what scripts/install.sh made, with scripts/install.sh --uninstall (the app with its
+namespace and token Secrets, the Dapr dashboard, the Dapr control plane with its volumes, waiting
+until their EBS volumes are gone, and CRDs), the Datadog Agent, Operator and Secret, the gp3
+StorageClass, the EKS cluster of eksctl/cluster.yaml, and last its CloudWatch log group, which
+eksctl leaves. About 15 minutes.
 
 Options:
   --yes       do not ask for confirmation (needed when there is no terminal, e.g. in CI)
@@ -26,13 +27,13 @@ for a in "$@"; do
   if [[ "$a" == --yes ]]; then ASSUME_YES=1; else args+=("$a"); fi
 done
 parse_dry_run_args "${args[@]+"${args[@]}"}"
-need_tools aws eksctl kubectl helm dapr
+need_tools aws eksctl kubectl helm
 
 cd "$REPO_ROOT"
+need_install_options
 CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml
-DAPR_NS=dapr-system
-for f in "$CLUSTER_FILE" "$AGENT_FILE" kubernetes/base/kustomization.yaml kubernetes/storage/gp3-storageclass.yaml; do
+for f in "$CLUSTER_FILE" "$AGENT_FILE" kubernetes/storage/gp3-storageclass.yaml; do
   [[ -f "$f" ]] || die "$f not found: run this from a complete checkout of the repository"
 done
 CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
@@ -56,16 +57,6 @@ on_failure_hint() { echo "The cluster may still exist and cost money: aws eks de
 
 # Deleting objects whose CRD is gone fails, so a re-run skips what an earlier run removed.
 exists() { kubectl get "$@" >/dev/null 2>&1; }
-dapr_installed() { helm status dapr --namespace "$DAPR_NS" >/dev/null 2>&1; }
-
-# The scheduler's volumes (EBS, reclaim policy Delete) must go while the cluster's CSI driver runs,
-# or they outlive the cluster: delete their claims, then wait for the volumes.
-delete_dapr_volumes() {
-  local pvs pv
-  pvs=$(kubectl get pvc -n "$DAPR_NS" -o jsonpath='{range .items[*]}{.spec.volumeName}{"\n"}{end}')
-  kubectl delete pvc --all -n "$DAPR_NS" --ignore-not-found
-  for pv in $pvs; do kubectl wait --for=delete "pv/$pv" --timeout=300s; done
-}
 
 delete_log_group() {
   local out
@@ -74,9 +65,9 @@ delete_log_group() {
   info "skipped: log group $LOG_GROUP does not exist (already deleted)"
 }
 
-steps_total 6
+steps_total 5
 if is_dry_run; then
-  note "steps 1-4 run only if the cluster is ACTIVE, step 5 only if it exists (aws eks describe-cluster)"
+  note "steps 1-3 run only if the cluster is ACTIVE, step 4 only if it exists (aws eks describe-cluster)"
   status=ACTIVE
 else
   status=$(cluster_status)
@@ -88,19 +79,9 @@ case "$status" in
 esac
 
 if [[ "$status" == ACTIVE ]]; then
-  step "App (kubernetes/base/)" "1 min"
-  if when "namespace dapr-services exists" exists namespace dapr-services; then
-    run kubectl delete -k kubernetes/base --ignore-not-found
-  fi
-
-  step "Dapr dashboard and control plane" "1 min"
-  note "the dashboard is a Helm release of its own: Dapr CLI 1.18's uninstall no longer removes it"
-  run helm uninstall dapr-dashboard --namespace "$DAPR_NS" --ignore-not-found --wait
-  if when "Dapr's Helm release exists (helm status dapr)" dapr_installed; then
-    run dapr uninstall -k --all
-    # The CLI prints its errors but exits 0: the release must be gone now.
-    is_dry_run || ! dapr_installed || die "Dapr's Helm release is still installed after dapr uninstall -k (see its output above)"
-  fi
+  # The in-cluster part is the deploy path's own removal, run while the cluster's CSI driver can delete the volumes.
+  step "Dapr and the app: scripts/install.sh --uninstall, the steps below" "2-4 min"
+  DRY_RUN=$DRY_RUN "$SCRIPTS_DIR/install.sh" --uninstall
 
   step "Datadog Agent, Operator and Secret" "1-2 min"
   note "the Agent first, while the Operator still runs to clean up after it"
@@ -111,10 +92,7 @@ if [[ "$status" == ACTIVE ]]; then
   run kubectl delete secret datadog-secret --namespace "$DATADOG_NS" --ignore-not-found
   run kubectl delete namespace "$DATADOG_NS" --ignore-not-found
 
-  step "Volumes and StorageClass" "1-2 min"
-  run_shown "kubectl delete pvc --all -n $DAPR_NS --ignore-not-found  # then waits until their EBS volumes are deleted" \
-    delete_dapr_volumes
-  run kubectl delete namespace "$DAPR_NS" --ignore-not-found
+  step "StorageClass gp3" "seconds"
   run kubectl delete -f kubernetes/storage/gp3-storageclass.yaml --ignore-not-found
 fi
 

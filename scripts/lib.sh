@@ -50,7 +50,6 @@ tool_hint() {
     eksctl)     echo "https://eksctl.io/installation/" ;;
     kubectl)    echo "https://kubernetes.io/docs/tasks/tools/ (within one minor version of the cluster)" ;;
     helm)       echo "Helm 3.14+ or 4, https://helm.sh/docs/intro/install/" ;;
-    dapr)       echo "Dapr CLI ${DAPR_CLI_VERSION:-(the version in scripts/versions.env)}, https://docs.dapr.io/getting-started/install-dapr-cli/" ;;
     java)       echo "a JDK 17, e.g. Eclipse Temurin, https://adoptium.net/" ;;
     go)         echo "Go, https://go.dev/doc/install" ;;
     python3)    echo "Python 3 with the venv module (Debian: apt-get install python3-venv)" ;;
@@ -339,6 +338,23 @@ wait_for_trace() {
   done
 }
 
+# trace_problems TRACE_ID : what the trace in Zipkin lacks, one line each; nothing once it has every
+# span under its one root, the comms app's, along comms(app) -> comms(daprd) -> greeter(daprd) ->
+# greeter(app). A span is a sidecar's when it carries Dapr's attributes (dapr.api, ...).
+trace_problems() {
+  local spans
+  spans=$(curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$1" 2>/dev/null) || { echo "no trace yet"; return; }
+  jq -r --arg id "$1" '
+    def role: "\(.localEndpoint.serviceName)(\(if any(.tags // {} | keys[]; startswith("dapr.")) then "daprd" else "app" end))";
+    (map({key: .id, value: .}) | from_entries) as $by
+    | [.[] | select($by[.parentId // ""] | not)] as $roots
+    | [.[] | select($by[.parentId // ""]) | "\($by[.parentId] | role) -> \(role) \(.kind)"] as $edges
+    | (.[] | select(.traceId != $id) | "a span has another trace id"),
+      ($roots | map("\(role) \(.kind)") | select(. != ["comms(app) SERVER"]) | "roots: \(.), not only the comms app SERVER span"),
+      ("comms(app) -> comms(daprd) CLIENT", "comms(daprd) -> greeter(daprd) SERVER", "greeter(daprd) -> greeter(app) SERVER"
+        | select(IN($edges[]) | not) | "no edge \(.)")' <<<"$spans"
+}
+
 # go_tool NAME MODULE_PATH VERSION : prints the path of a Go program at VERSION, installing it with
 # `go install` from the Go module proxy into the tools cache the first time.
 go_tool() {
@@ -368,10 +384,38 @@ yaml_metadata() {
 
 
 # need_image_tag VAR : dies unless $VAR is both an OCI image tag and a Kubernetes label value, as
-# deploy.sh also writes it into the label tags.datadoghq.com/version.
+# install.sh also writes it into the label tags.datadoghq.com/version.
 need_image_tag() {
   [[ "${!1:-}" =~ ^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$ ]] ||
     die "$1 must be 1-63 letters, digits, '_', '.' or '-', starting and ending with a letter or digit (an image tag that is also a Kubernetes label value), got: '${!1:-}'"
+}
+
+# registry_ok VALUE : a lowercase registry/namespace without a scheme, e.g. ghcr.io/you.
+registry_ok() { [[ "$1" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ && "$1" != *://* ]]; }
+
+# need_image_env : IMAGE_REGISTRY and IMAGE_TAG, the app's images scripts/install.sh deploys, set and valid.
+need_image_env() {
+  need_env IMAGE_REGISTRY "where scripts/build-images.sh pushed the images, e.g. ghcr.io/you"
+  need_env IMAGE_TAG "the tag you pushed with scripts/build-images.sh, e.g. 0.1.0"
+  registry_ok "$IMAGE_REGISTRY" ||
+    die "IMAGE_REGISTRY must be a lowercase registry/namespace without a scheme, e.g. ghcr.io/you, got: $IMAGE_REGISTRY"
+  need_image_tag IMAGE_TAG
+}
+
+# need_install_options : scripts/install.sh's optional settings name what exists; run from $REPO_ROOT,
+# as their paths may be relative to it.
+need_install_options() {
+  local c
+  [[ -z "${DAPR_CHART:-}" || -f "$DAPR_CHART/Chart.yaml" ]] || die "DAPR_CHART is not a Helm chart folder: $DAPR_CHART"
+  [[ -z "${DAPR_EXTRA_VALUES:-}" || -f "$DAPR_EXTRA_VALUES" ]] || die "DAPR_EXTRA_VALUES is not a file: $DAPR_EXTRA_VALUES"
+  [[ -z "${DAPR_REGISTRY:-}" ]] || registry_ok "$DAPR_REGISTRY" ||
+    die "DAPR_REGISTRY must be a lowercase registry/namespace without a scheme, got: $DAPR_REGISTRY"
+  [[ "${DAPR_DASHBOARD_CHART:-none}" == none || -f "$DAPR_DASHBOARD_CHART/Chart.yaml" ]] ||
+    die "DAPR_DASHBOARD_CHART is neither none nor a Helm chart folder: $DAPR_DASHBOARD_CHART"
+  for c in ${KUSTOMIZE_COMPONENTS:-}; do
+    # kustomize takes only relative paths.
+    [[ "$c" != /* && -d "$c" ]] || die "KUSTOMIZE_COMPONENTS: $c is not a folder given from the repository's root"
+  done
 }
 
 # valid_port VALUE : 1..65535.

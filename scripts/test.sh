@@ -18,17 +18,20 @@ Runs all test suites, or only the named ones:
   local      the local run: local-up, load, local-down, dapr.yaml, bench --short, on free ports
   manifests  Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
   lint       ShellCheck, actionlint and the bash tests of the scripts
+  cluster    the seed's journey on a real one-node cluster (scripts/cluster-up.sh, then
+             scripts/tests/cluster/*.bats, then scripts/cluster-down.sh, which must leave the machine
+             as it found it); Linux, as root; its logs in target/cluster-suite/
 soak (scripts/bench.sh --soak: 60,000 requests through the local stack, about 4.5 minutes) runs
 only when named. Needs: java (17+), go, curl, jq, python3.
 EOF
 }
 
-all_suites=(maven local manifests lint)
+all_suites=(maven local manifests lint cluster)
 suites=()
 for arg in "$@"; do
   case "$arg" in
     -h | --help) usage; exit 0 ;;
-    maven | local | manifests | lint | soak) suites+=("$arg") ;;
+    maven | local | manifests | lint | cluster | soak) suites+=("$arg") ;;
     *) usage >&2; exit 2 ;;
   esac
 done
@@ -48,6 +51,38 @@ suite_local() { "$SCRIPTS_DIR/tests/local/run.sh"; }
 suite_soak() { "$SCRIPTS_DIR/bench.sh" --soak; }
 suite_manifests() { (cd kubernetes/tests && go test -count=1 ./...); }
 suite_lint() { "$SCRIPTS_DIR/lint.sh"; }
+# What cluster-up may change on the machine, one line each: cluster-down must put it all back.
+machine_state() {
+  ip -o link | awk '{ print "link", $2 }'
+  ip netns list | awk '{ print "netns", $1 }'
+  findmnt -rn -o TARGET | awk '{ print "mount", $0 }'
+  local ipt s
+  for ipt in iptables-save ip6tables-save; do "$ipt" | awk -v t="$ipt" '/^[*:]/ { print t, $1 } /^-A/ { print t, $0 }'; done
+  for s in "${CLUSTER_SYSCTLS[@]}"; do echo "sysctl $s=$(sysctl -n "$s")"; done
+  find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -name kubepods 2>/dev/null | sed 's/^/cgroup /'
+  ps -eo comm= | grep -E '^(containerd|kube|etcd|coredns)' | sed 's/^/process /'
+}
+suite_cluster() {
+  local logs="$REPO_ROOT/target/cluster-suite" rc=0
+  # shellcheck source=cluster/common.sh
+  source "$SCRIPTS_DIR/cluster/common.sh"
+  command -v bats >/dev/null || apt-get install -y -qq bats >/dev/null || return 1
+  rm -rf "$logs" && mkdir -p "$logs"
+  machine_state | sort >"$logs/machine-before.txt"
+  info "cluster-up (log: $logs/cluster-up.log)"
+  if "$SCRIPTS_DIR/cluster-up.sh" >"$logs/cluster-up.log" 2>&1; then
+    bats --timing "$SCRIPTS_DIR/tests/cluster" || rc=1
+  else
+    tail -n 40 "$logs/cluster-up.log" >&2
+    rc=1
+  fi
+  cp -r "$CLUSTER_ROOT/logs" "$logs/cluster" 2>/dev/null || true
+  info "cluster-down (log: $logs/cluster-down.log)"
+  "$SCRIPTS_DIR/cluster-down.sh" >"$logs/cluster-down.log" 2>&1 || { tail -n 20 "$logs/cluster-down.log" >&2; rc=1; }
+  machine_state | sort >"$logs/machine-after.txt"
+  diff "$logs/machine-before.txt" "$logs/machine-after.txt" >&2 || { info "cluster-down left the machine changed (above)"; rc=1; }
+  return "$rc"
+}
 
 passed=()
 failed=()

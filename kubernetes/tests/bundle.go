@@ -25,14 +25,14 @@ type Bundle struct {
 	Cluster []Object              // eksctl/cluster.yaml
 	Apps    map[string]*AppConfig // by image name, which is also the Maven module's folder
 	Pins    Pins                  // scripts/versions.env
-	Inj     *Injector             // Dapr's sidecar injector as scripts/deploy.sh installs it
+	Inj     *Injector             // Dapr's sidecar injector as scripts/install.sh installs it
 }
 
 // Copy returns a deep copy a test can break without touching the original.
 func (b *Bundle) Copy() *Bundle {
 	c := *b
 	c.App, c.Datadog, c.Cluster = DeepCopy(b.App), DeepCopy(b.Datadog), DeepCopy(b.Cluster)
-	c.Inj = &Injector{injectorChart: b.Inj.injectorChart, Set: slices.Clone(b.Inj.Set)}
+	c.Inj = &Injector{injectorChart: b.Inj.injectorChart, Values: runtime.DeepCopyJSON(b.Inj.Values)}
 	c.Apps = map[string]*AppConfig{}
 	for k, a := range b.Apps {
 		c.Apps[k] = &AppConfig{Module: a.Module, File: a.File, props: runtime.DeepCopyJSON(a.props)}

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Every cross-check passes on the repository, with the optional components and with scripts/deploy.sh's overlay.
+// Every cross-check passes on the repository, with the optional components and with scripts/install.sh's overlay.
 func TestCrossChecksPassOnTheRepository(t *testing.T) {
 	names := slices.Sorted(maps.Keys(Checks))
 	_, withCollector := collectorObjects(t)
@@ -217,18 +217,18 @@ func TestCrossCheckCatches(t *testing.T) {
 		{"AgentClusterNameMismatch", CheckDatadogAgent, "clusterName", set("ClusterConfig", "dapr-demo", "dapr-demo-2", "metadata", "name")},
 		{"APIKeyInTheFile", CheckDatadogAgent, "key is written in the file", set("DatadogAgent", "datadog", "0123456789abcdef", "spec", "global", "credentials", "apiKey")},
 		{"AgentEnvDifferentFromApps", CheckDatadogAgent, "two environments", set("DatadogAgent", "datadog", "staging", "spec", "global", "env", 0, "value")},
-		// Without the --set value, the injector's default keeps the sidecar's capabilities: restricted rejects it.
+		// Without the value, the injector's default keeps the sidecar's capabilities: restricted rejects it.
 		{"SidecarKeepingItsCapabilities", CheckPodSecurity, "unrestricted capabilities", func(t *testing.T, b *Bundle) {
-			b.Inj.Set = slices.DeleteFunc(b.Inj.Set, func(s string) bool { return strings.Contains(s, "sidecarDropALLCapabilities") })
+			delete(at(b.Inj.Values, injectorChartName).(map[string]any), "sidecarDropALLCapabilities")
 		}},
 		{"SidecarRunAsRoot", CheckPodSecurity, "runAsNonRoot", breaks(
 			func(t *testing.T, b *Bundle) {
-				b.Inj.Set = append(b.Inj.Set, "dapr_sidecar_injector.sidecarRunAsNonRoot=false")
+				at(b.Inj.Values, injectorChartName).(map[string]any)["sidecarRunAsNonRoot"] = false
 			},
 			set("Deployment", "comms", nil, "spec", "template", "spec", "securityContext", "runAsNonRoot"),
 			set("Deployment", "greeter", nil, "spec", "template", "spec", "securityContext", "runAsNonRoot"))},
 		{"AHelmValueTheChartDoesNotHave", CheckPodSecurity, "sidecarDropAllCapabilities is not a value", func(t *testing.T, b *Bundle) {
-			b.Inj.Set = []string{"dapr_sidecar_injector.sidecarDropAllCapabilities=true"}
+			b.Inj.Values = map[string]any{injectorChartName: map[string]any{"sidecarDropAllCapabilities": true}}
 		}},
 		{"NamespaceNotEnforcingRestricted", CheckPodSecurity, `enforces Pod Security "baseline"`, set("Namespace", "dapr-services", "baseline", "metadata", "labels", "pod-security.kubernetes.io/enforce")},
 		{"AppContainerBreakingRestricted", CheckPodSecurity, "allowPrivilegeEscalation", container("greeter", true, "securityContext", "allowPrivilegeEscalation")},
@@ -266,7 +266,7 @@ func TestSidecarsExportToTheDatadogAgentsNodeLocalService(t *testing.T) {
 	}
 }
 
-// scripts/deploy.sh applies kubernetes/ (through its image overlay): the policy must be part of it.
+// scripts/install.sh applies kubernetes/ (through its image overlay): the policy must be part of it.
 func TestKubernetesAppliesTheResiliencyComponent(t *testing.T) {
 	if !slices.Contains(appliedComponents(t), "components/resiliency") {
 		t.Fatalf("kubernetes/kustomization.yaml does not list components/resiliency: %v", appliedComponents(t))

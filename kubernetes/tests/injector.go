@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,14 +21,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// The sidecar is added with the pinned injector's own code, configured as its Helm chart plus kubernetes/dapr-helm-values.txt (deploy.sh's --set values).
+// The sidecar is added with the pinned injector's own code, configured as its Helm chart plus kubernetes/dapr-values.yaml (install.sh's --values).
 
 const (
 	daprModule        = "github.com/dapr/dapr"
-	daprHelmValues    = "kubernetes/dapr-helm-values.txt"
+	daprValuesFile    = "kubernetes/dapr-values.yaml"
 	injectorChartDir  = "charts/dapr/charts/dapr_sidecar_injector"
 	injectorChartName = "dapr_sidecar_injector"
-	// The namespace of the control plane (`dapr init -k`) and of the dashboard (scripts/deploy.sh installs its chart).
+	// The namespace of the control plane and of the dashboard (scripts/install.sh installs both charts there).
 	daprSystemNamespace = "dapr-system"
 )
 
@@ -58,10 +59,10 @@ func positiveInt(v string) *int64 {
 	return &n
 }
 
-// Injector is the sidecar injector as deploy.sh installs it.
+// Injector is the sidecar injector as install.sh installs it.
 type Injector struct {
 	*injectorChart
-	Set []string // key=value lines of kubernetes/dapr-helm-values.txt
+	Values map[string]any // kubernetes/dapr-values.yaml
 }
 
 type injectorChart struct {
@@ -98,24 +99,17 @@ var loadChart = sync.OnceValues(func() (*injectorChart, error) {
 	return chart, errors.Join(err, errs[0], errs[1])
 })
 
-var helmSetLine = regexp.MustCompile(`^[A-Za-z0-9_.]+=[^\s,]+$`) // one value a line: Helm splits --set on commas
-
-// LoadInjector reads the chart and the repository's --set values (comments and blank lines skipped, as deploy.sh does).
+// LoadInjector reads the chart and the repository's values file.
 func LoadInjector(repo string) (*Injector, error) {
 	chart, err := loadChart()
 	if err != nil {
 		return nil, err
 	}
-	set, err := settingLines(filepath.Join(repo, daprHelmValues))
+	values, err := readYAMLMap(filepath.Join(repo, daprValuesFile))
 	if err != nil {
 		return nil, err
 	}
-	for _, line := range set {
-		if !helmSetLine.MatchString(line) {
-			return nil, fmt.Errorf("%s: %q is not a key=value Helm value", daprHelmValues, line)
-		}
-	}
-	return &Injector{chart, set}, nil
+	return &Injector{chart, values}, nil
 }
 
 func readYAMLMap(file string) (map[string]any, error) {
@@ -129,28 +123,41 @@ func readYAMLMap(file string) (map[string]any, error) {
 	return objs[0].Map, nil
 }
 
-// values: the chart's values after --set, as its template renders them; an error for an unknown or unmodelled key.
+// values: the injector chart's values with the values file's merged over them, as Helm does; an error for an
+// unknown or unmodelled key.
 func (inj *Injector) values() (map[string]string, error) {
 	out := map[string]string{}
 	for k, v := range inj.ChartValues {
 		out[k] = fmt.Sprint(v)
 	}
-	for _, kv := range inj.Set {
-		key, v, _ := strings.Cut(kv, "=")
+	leaves := map[string]any{}
+	flatten("", inj.Values, leaves)
+	for _, key := range slices.Sorted(maps.Keys(leaves)) {
 		chart, name, _ := strings.Cut(key, ".")
 		if chart != injectorChartName {
 			if _, found, _ := unstructured.NestedFieldNoCopy(inj.AllValues, strings.Split(key, ".")...); !found {
-				return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's chart (charts/dapr/values.yaml)", daprHelmValues, key, inj.Version)
+				return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's chart (charts/dapr/values.yaml)", daprValuesFile, key, inj.Version)
 			}
 			continue
 		}
 		models := slices.ContainsFunc(injectorSecurityValues, func(s injectorValue) bool { return s.value == name })
-		if _, known := inj.ChartValues[name]; !known && !models {
-			return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's injector chart (%s/values.yaml)", daprHelmValues, key, inj.Version, injectorChartDir)
+		if _, known, _ := unstructured.NestedFieldNoCopy(inj.ChartValues, strings.Split(name, ".")...); !known && !models {
+			return nil, fmt.Errorf("%s: %s is not a value of Dapr %s's injector chart (%s/values.yaml)", daprValuesFile, key, inj.Version, injectorChartDir)
 		}
-		out[name] = v
+		out[name] = fmt.Sprint(leaves[key])
 	}
 	return out, nil
+}
+
+// flatten: each scalar or list of a values map under its dotted path, as --set names it.
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			flatten(prefix+k+".", sub, out)
+		} else {
+			out[prefix+k] = v
+		}
+	}
 }
 
 // CheckWiring fails when a new Dapr chart renames a modelled value or its variable.

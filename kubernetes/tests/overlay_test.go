@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The overlay scripts/deploy.sh writes (kubernetes/README.md): registry and tag of each image, from the environment.
+// The overlay scripts/install.sh writes (kubernetes/README.md): registry and tag of each image, from the environment.
 const deployImages = `images:
   - name: comms-service
     newName: 123456789012.dkr.ecr.us-west-2.amazonaws.com/demo/comms-service

@@ -95,7 +95,7 @@ func Render(dir string) ([]Object, error) {
 	return objs, nil
 }
 
-// RenderOverlay renders base with components and more kustomization lines (images:, patches:, ...), as scripts/deploy.sh does.
+// RenderOverlay renders base with components and more kustomization lines (images:, patches:, ...), as scripts/install.sh does.
 func RenderOverlay(base string, components []string, extra string) ([]Object, error) {
 	dir, err := os.MkdirTemp("", "overlay-")
 	if err != nil {

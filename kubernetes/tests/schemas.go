@@ -45,7 +45,7 @@ type crdKind struct {
 	cel        *cel.Validator // the CRD's x-kubernetes-validations rules; nil when it has none
 }
 
-// LoadSchemas fetches the pinned upstream schemas: Kubernetes' OpenAPI document, the Dapr CRDs that `dapr init -k`
+// LoadSchemas fetches the pinned upstream schemas: Kubernetes' OpenAPI document, the Dapr CRDs that Dapr's Helm chart
 // installs, the DatadogAgent CRD of the Datadog Operator, and eksctl's ClusterConfig schema.
 func LoadSchemas(p Pins) (*Schemas, error) {
 	var dirs [4]string

@@ -139,7 +139,7 @@ func CheckPodSecurity(b *Bundle) []error {
 			errs = append(errs, d.errorf("the injector added no sidecar"))
 		}
 		if r := policy.AggregateCheckResults(eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec)); !r.Allowed {
-			errs = append(errs, d.errorf("Pod Security %s would reject its pods (with the Dapr sidecar, as injected with %s): %s", lv, daprHelmValues, r.ForbiddenDetail()))
+			errs = append(errs, d.errorf("Pod Security %s would reject its pods (with the Dapr sidecar, as injected with %s): %s", lv, daprValuesFile, r.ForbiddenDetail()))
 		}
 	}
 	return errs

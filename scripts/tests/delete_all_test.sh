@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # scripts/delete-all.sh: asks before deleting, its dry run calls no tool, and for real, against the
-# fake cloud of testlib.sh, it removes everything deploy.sh made, in the safe order (app, Dapr,
-# Datadog, volumes, cluster, log group), skipping what is gone: a re-run finishes an interrupted one.
+# fake cloud of testlib.sh, it removes everything deploy.sh made, in the safe order (scripts/install.sh
+# --uninstall: app, Dapr and its volumes; then Datadog, StorageClass, cluster, log group), skipping
+# what is gone: a re-run finishes an interrupted one.
 # shellcheck source=testlib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/testlib.sh"
 
-TOOLS=(aws eksctl kubectl helm dapr)
+TOOLS=(aws eksctl kubectl helm)
 
 deploy() { # a real scripts/deploy.sh run against fake_cloud: the state delete-all starts from
   capture env DATADOG_API_KEY=0123456789abcdef0123456789abcdef IMAGE_REGISTRY=r.example.com/t IMAGE_TAG=1 "$SCRIPTS/deploy.sh"
@@ -24,8 +25,9 @@ test_dry_run_plans_the_teardown_in_order_calling_no_tool() {
     assert_eq "" "$(calls)" "tool calls during the dry run ${yes:-without --yes}"
   done
   # The order is the real run's (below); here, that the plan shows each step a real run may skip.
-  assert_in_order "$OUT" "+ aws eks update-kubeconfig " "+ kubectl delete -k kubernetes/base" "+ dapr uninstall -k" \
-    "+ kubectl delete -f datadog/datadog-agent.yaml" "+ kubectl delete pvc --all -n dapr-system" \
+  assert_in_order "$OUT" "+ aws eks update-kubeconfig " "+ kubectl delete -k " "+ helm uninstall dapr " \
+    "+ kubectl delete pvc --all -n dapr-system" "+ kubectl delete -f datadog/datadog-agent.yaml" \
+    "+ kubectl delete -f kubernetes/storage/gp3-storageclass.yaml" \
     "+ eksctl delete cluster -f eksctl/cluster.yaml" "+ aws logs delete-log-group --log-group-name /aws/eks/"
 }
 
@@ -34,10 +36,11 @@ test_removes_everything_deploy_made_and_a_second_run_finds_nothing_to_do() {
   deploy
   delete_all
   assert_status 0 "$RC"
-  assert_in_order "$(calls)" "kubectl delete -k kubernetes/base " \
-    "helm uninstall dapr-dashboard --namespace dapr-system " "dapr uninstall -k --all" \
+  # The volumes go while the cluster's CSI driver can still delete them.
+  assert_in_order "$(calls)" "kubectl delete -k " "helm uninstall dapr-dashboard --namespace dapr-system " \
+    "helm uninstall dapr --namespace dapr-system " "kubectl delete pvc --all -n dapr-system " "kubectl wait --for=delete pv/" \
+    "kubectl delete namespace dapr-system " "kubectl delete crd --selector app.kubernetes.io/part-of=dapr" \
     "kubectl delete -f datadog/datadog-agent.yaml " "helm uninstall datadog-operator " "kubectl delete secret datadog-secret " \
-    "kubectl delete pvc --all -n dapr-system " "kubectl wait --for=delete pv/" "kubectl delete namespace dapr-system " \
     "kubectl delete -f kubernetes/storage/gp3-storageclass.yaml " \
     "eksctl delete cluster -f eksctl/cluster.yaml " "aws logs delete-log-group --log-group-name /aws/eks/"
   # What outlives a deleted cluster (its EBS volumes, its log group) is gone too: nothing bills.
@@ -55,24 +58,29 @@ test_an_interrupted_teardown_is_finished_by_running_it_again() {
   echo "eksctl delete cluster" >"$WORLD/fail-once"
   delete_all
   assert_failed "$RC"
-  assert_contains "$ERR" "stopped at step [5/6] EKS cluster"
+  assert_contains "$ERR" "stopped at step [4/5] EKS cluster"
   delete_all
   assert_status 0 "$RC"
-  for gone in "kubectl delete -k" "dapr uninstall" "kubectl delete -f datadog/" "kubectl wait --for=delete"; do
+  for gone in "kubectl delete -k" "kubectl delete -f datadog/" "kubectl wait --for=delete"; do
     assert_not_contains "$(calls)" "$gone" "calls of the second run"
   done
   assert_in_order "$(calls)" "eksctl delete cluster " "aws logs delete-log-group "
   assert_eq "" "$(find "$WORLD" -type f)" "what is left in the account"
 }
 
-test_a_failed_dapr_uninstall_stops_the_teardown_before_the_cluster() {
+test_a_failed_uninstall_in_the_cluster_stops_the_teardown_before_the_cluster() {
   fake_cloud
   deploy
-  : >"$WORLD/uninstall-fails"
+  echo "helm uninstall dapr --namespace" >"$WORLD/fail-once"
   delete_all
   assert_failed "$RC"
-  assert_contains "$ERR" "still installed after dapr uninstall -k"
+  assert_contains "$ERR" "scripts/install.sh: stopped at step [3/3] Dapr control plane"
+  assert_contains "$ERR" "scripts/delete-all.sh: stopped at step [1/5] "
+  assert_contains "$ERR" "The cluster may still exist and cost money"
   assert_not_contains "$(calls)" "eksctl delete cluster" "calls after the failed uninstall"
+  delete_all
+  assert_status 0 "$RC"
+  assert_eq "" "$(find "$WORLD" -type f)" "what is left in the account"
 }
 
 test_deletes_the_log_group_of_a_cluster_deleted_by_hand() {
@@ -95,7 +103,7 @@ test_a_cluster_still_being_created_is_deleted_without_the_in_cluster_steps() {
   echo CREATING >"$WORLD/cluster/status"
   delete_all
   assert_status 0 "$RC"
-  assert_eq "" "$(grep -E '^(kubectl|helm|dapr) ' "$CALLS" || true)" "in-cluster calls"
+  assert_eq "" "$(grep -E '^(kubectl|helm) ' "$CALLS" || true)" "in-cluster calls"
   assert_in_order "$(calls)" "eksctl delete cluster " "aws logs delete-log-group "
   [[ ! -e "$WORLD/cluster" ]] || fail "the cluster is still there"
 }

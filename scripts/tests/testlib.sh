@@ -93,18 +93,19 @@ EOF
 calls() { [[ -f "$CALLS" ]] && cat "$CALLS"; return 0; }
 
 
-# fake_cloud : stubs of aws, eksctl, kubectl, helm and dapr that answer as the real CLIs do (their
-# arguments, output and exit status) for one AWS account kept as files under $WORLD: log-group and
-# ebs/VOLUME outlive the cluster; cluster/status (ACTIVE, CREATING, ...), cluster/release/NAME (Helm),
-# cluster/ns/NS/secret.NAME and pvc.NAME, cluster/applied/FILE, cluster/gp2-default do not. A test
-# sets a starting state (or makes one with deploy.sh), runs a script for real, reads `calls` and `world`.
-# A line in $WORLD/fail-once makes the next call starting with it fail, as an interruption would.
+# fake_cloud : stubs of aws, eksctl, kubectl and helm that answer as the real CLIs do (their arguments,
+# output and exit status) for one AWS account kept as files under $WORLD: log-group and ebs/VOLUME
+# outlive the cluster; cluster/status (ACTIVE, CREATING, ...), cluster/release/NAME (Helm, its arguments),
+# cluster/crd.dapr (Helm leaves it), cluster/ns/NS/secret.NAME, pvc.NAME and app (the kustomization
+# applied), cluster/applied/FILE, cluster/gp2-default do not. A test sets a starting state (or makes one with deploy.sh), runs a script
+# for real, reads `calls` and `world`. A line in $WORLD/fail-once makes the next call starting with it
+# fail, as an interruption would. An ACTIVE cluster alone stands for any cluster kubectl points at.
 fake_cloud() {
   local t
   WORLD="$TEST_TMP/world"
   mkdir -p "$WORLD"
-  sandbox_path aws eksctl kubectl helm dapr
-  for t in aws eksctl kubectl helm dapr; do ln -sf fake-cloud.sh "$TEST_TMP/stub-$t.sh"; done
+  sandbox_path aws eksctl kubectl helm
+  for t in aws eksctl kubectl helm; do ln -sf fake-cloud.sh "$TEST_TMP/stub-$t.sh"; done
   cat >"$TEST_TMP/fake-cloud.sh" <<'EOF'
 W="$TEST_TMP/world" c="$TEST_TMP/world/cluster" cmd="${0##*/} $*" ns=default prev=""
 err() { printf '%s\n' "$2" >&2; exit "$1"; }
@@ -112,7 +113,8 @@ for a in "$@"; do [[ "$prev" == -n || "$prev" == --namespace ]] && ns=$a; prev=$
 [[ ! -d "$c" ]] || mkdir -p "$c/ns/default" "$c/release" "$c/applied"
 if [[ -f "$W/fail-once" && "$cmd" == "$(cat "$W/fail-once")"* ]]; then rm "$W/fail-once"; err 1 "interrupted"; fi
 case "$cmd" in
-  kubectl* | helm* | dapr*) [[ "$(cat "$c/status" 2>/dev/null)" == ACTIVE ]] ||
+  "kubectl config current-context") echo fake-context; exit 0 ;;
+  kubectl* | helm*) [[ "$(cat "$c/status" 2>/dev/null)" == ACTIVE ]] ||
     err 1 "Unable to connect to the server: dial tcp: lookup cluster endpoint: no such host" ;;
 esac
 case "$cmd" in
@@ -129,28 +131,20 @@ case "$cmd" in
   "eksctl delete cluster "*) [[ -e "$c" ]] || err 1 "Error: ResourceNotFoundException: No cluster found"; rm -rf "$c" ;;
   "helm upgrade --install "*) [[ "$*" == *--create-namespace* ]] && mkdir -p "$c/ns/$ns"
     [[ -d "$c/ns/$ns" ]] || err 1 "Error: create: failed to create: namespaces \"$ns\" not found"
+    if [[ "$3" == dapr && ! -f "$c/release/dapr" ]]; then # the CRDs, the scheduler's volumes, the injector
+      : >"$c/crd.dapr" && mkdir -p "$W/ebs" && echo 1 >"$c/release/dapr.injector-generation"
+      for i in 0 1 2; do echo "pvc-$i" >"$c/ns/$ns/pvc.dapr-scheduler-data-dir-dapr-scheduler-server-$i"; echo 16Gi >"$W/ebs/pvc-$i"; done
+    elif [[ "$3" == dapr && "$(cat "$c/release/dapr")" != "$*" ]]; then
+      echo $(($(cat "$c/release/dapr.injector-generation") + 1)) >"$c/release/dapr.injector-generation"
+    fi
     echo "$*" >"$c/release/$3" ;;
-  "helm status "*) [[ -f "$c/release/$2" ]] || err 1 "Error: release: not found"; echo "STATUS: deployed" ;;
   "helm uninstall "*) [[ -f "$c/release/$2" || "$*" == *--ignore-not-found* ]] ||
     err 1 "Error: uninstall: Release not loaded: $2: release: not found"
-    rm -f "$c/release/$2" ;;
-  "dapr init -k "* | "dapr upgrade -k "*) spec=${cmd#*--runtime-version }; spec=${spec%% --wait*}; spec=${spec%% --timeout*}
-    if [[ "$1" == init ]]; then
-      [[ ! -f "$c/release/dapr" ]] || err 1 "Error: cannot re-use a name that is still in use"
-      mkdir -p "$c/ns/dapr-system" "$W/ebs" && echo 0 >"$c/injector-generation"
-      for i in 0 1 2; do echo "pvc-$i" >"$c/ns/dapr-system/pvc.dapr-scheduler-data-dir-dapr-scheduler-server-$i"; echo 16Gi >"$W/ebs/pvc-$i"; done
-    else
-      [[ -f "$c/release/dapr" ]] || err 1 "Error: \"dapr\" has no deployed releases"
-    fi
-    [[ "$(cat "$c/release/dapr" 2>/dev/null)" == "$spec" ]] || echo $(($(cat "$c/injector-generation") + 1)) >"$c/injector-generation"
-    echo "$spec" >"$c/release/dapr" ;;
-  "dapr status -k"*) [[ -f "$c/release/dapr" ]] || err 1 "No status returned. Is Dapr initialized in your cluster?" ;;
-  # The real CLI exits 0 whatever happens: it warns when Dapr is gone and only prints its errors.
-  "dapr uninstall -k"*) if [[ ! -f "$c/release/dapr" ]]; then echo "WARNING: dapr release does not exist" >&2
-    elif [[ -f "$W/uninstall-fails" ]]; then echo "Error removing Dapr: timed out waiting for the condition" >&2
-    else rm "$c/release/dapr"; fi ;;
-  "kubectl get deployment dapr-"*) [[ -f "$c/release/dapr" ]] || err 1 "Error from server (NotFound): deployments.apps \"$3\" not found"
-    if [[ "$3" == dapr-operator ]]; then v=$(cat "$c/release/dapr"); echo "ghcr.io/dapr/operator:${v%% *}"; else cat "$c/injector-generation"; fi ;;
+    rm -f "$c/release/$2" "$c/release/$2".* ;;
+  "kubectl get deployment dapr-sidecar-injector "*) [[ -f "$c/release/dapr" ]] ||
+    err 1 "Error from server (NotFound): deployments.apps \"$3\" not found"
+    cat "$c/release/dapr.injector-generation" ;;
+  "kubectl delete crd --selector app.kubernetes.io/part-of=dapr") rm -f "$c/crd.dapr" ;;
   "kubectl get storageclass gp2 "*) [[ -f "$c/gp2-default" ]] && echo true ;;
   "kubectl annotate storageclass gp2 "*) rm -f "$c/gp2-default" ;;
   "kubectl get namespace "*) [[ -d "$c/ns/$3" ]] || err 1 "Error from server (NotFound): namespaces \"$3\" not found" ;;
@@ -172,13 +166,14 @@ case "$cmd" in
   "kubectl get crd datadogagents.datadoghq.com"*) [[ -f "$c/release/datadog-operator" ]] || err 1 "Error from server (NotFound): customresourcedefinitions not found" ;;
   "kubectl apply -k "*--selector\ app.kubernetes.io/name=*) echo "${cmd##*=}" >"$c/app-namespace"; mkdir -p "$c/ns/${cmd##*=}" ;;
   "kubectl apply -k "*) [[ -f "$c/app-namespace" ]] || err 1 "Error from server (NotFound): namespaces not found"
-    echo deployed >"$c/ns/$(cat "$c/app-namespace")/app" ;;
-  "kubectl delete -k "*) [[ -f "$c/release/dapr" ]] || err 1 "error: resource mapping not found: no matches for kind \"Configuration\" in version \"dapr.io/v1alpha1\""
+    cp "$3/kustomization.yaml" "$c/ns/$(cat "$c/app-namespace")/app" ;;
+  "kubectl delete -k "*) [[ -f "$c/crd.dapr" ]] || err 1 "error: resource mapping not found: no matches for kind \"Configuration\" in version \"dapr.io/v1alpha1\""
     [[ ! -f "$c/app-namespace" ]] || rm -rf "$c/ns/$(cat "$c/app-namespace")" "$c/app-namespace" ;;
   "kubectl get pvc "*) cat "$c/ns/$ns"/pvc.* 2>/dev/null ;;
   "kubectl delete pvc --all "*) for f in "$c/ns/$ns"/pvc.*; do [[ -f "$f" ]] && rm -f "$W/ebs/$(cat "$f")" "$f"; done ;;
   "kubectl wait --for=delete pv/"*) v=${3#pv/}; [[ ! -e "$W/ebs/$v" ]] || err 1 "error: timed out waiting for the condition on persistentvolumes/$v" ;;
-  "aws eks update-kubeconfig "* | "kubectl rollout "* | "kubectl wait pods "*) ;;
+  "kubectl wait --for=delete namespace/"*) [[ ! -d "$c/ns/${3#namespace/}" ]] || err 1 "error: timed out waiting for the condition on namespaces/${3#namespace/}" ;;
+  "aws eks update-kubeconfig "* | "kubectl rollout "*) ;;
   *) err 97 "fake cloud: no answer for: $cmd" ;;
 esac
 exit 0

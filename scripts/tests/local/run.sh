@@ -140,23 +140,6 @@ localUpAnswersThroughTheSidecarsAndPrintsTheTraceUrl() {
   [[ -n "$TRACE_ID" ]] || { show "$WORK/first.out"; fail "no Zipkin trace URL printed"; }
 }
 
-# trace_problems TRACE_ID : what the trace in Zipkin lacks, one line each; nothing once it has every
-# span under its one root, the comms app's, along comms(app) -> comms(daprd) -> greeter(daprd) ->
-# greeter(app). A span is a sidecar's when it carries Dapr's attributes (dapr.api, ...).
-trace_problems() {
-  local spans
-  spans=$(curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$1" 2>/dev/null) || { echo "no trace yet"; return; }
-  jq -r --arg id "$1" '
-    def role: "\(.localEndpoint.serviceName)(\(if any(.tags // {} | keys[]; startswith("dapr.")) then "daprd" else "app" end))";
-    (map({key: .id, value: .}) | from_entries) as $by
-    | [.[] | select($by[.parentId // ""] | not)] as $roots
-    | [.[] | select($by[.parentId // ""]) | "\($by[.parentId] | role) -> \(role) \(.kind)"] as $edges
-    | (.[] | select(.traceId != $id) | "a span has another trace id"),
-      ($roots | map("\(role) \(.kind)") | select(. != ["comms(app) SERVER"]) | "roots: \(.), not only the comms app SERVER span"),
-      ("comms(app) -> comms(daprd) CLIENT", "comms(daprd) -> greeter(daprd) SERVER", "greeter(daprd) -> greeter(app) SERVER"
-        | select(IN($edges[]) | not) | "no edge \(.)")' <<<"$spans"
-}
-
 oneTraceLinksCommsAndGreeterAppsThroughBothSidecars() {
   local problems deadline=$((SECONDS + 60))
   [[ -n "$TRACE_ID" ]] || fail "no trace id from local-up" || return 1

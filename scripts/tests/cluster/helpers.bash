@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# Helpers of the cluster suite: lib.sh's (its traps and its `run` left to bats), the cluster's kubectl, port-forwards.
+_bats_own=$(trap -p EXIT INT TERM; declare -f run)
+# shellcheck source=../../lib.sh
+source "$BATS_TEST_DIRNAME/../../lib.sh"
+eval "$_bats_own"
+# shellcheck source=../../cluster/common.sh
+source "$SCRIPTS_DIR/cluster/common.sh"
+load_versions
+PATH="$(cluster_tools_dir):$PATH"
+
+# port_forward NAMESPACE TARGET PORT : prints the local port of a new `kubectl port-forward` to it.
+port_forward() {
+  local out line
+  out=$(mktemp "$BATS_TEST_TMPDIR/port-forward.XXXXXX")
+  kubectl port-forward -n "$1" "$2" ":$3" >"$out" 2>&1 &
+  echo $! >>"$BATS_TEST_TMPDIR/port-forwards"
+  for _ in $(seq 100); do
+    line=$(grep -m1 -o 'Forwarding from 127.0.0.1:[0-9]*' "$out") && { echo "${line##*:}"; return 0; }
+    sleep 0.1
+  done
+  cat "$out" >&2
+  return 1
+}
+stop_port_forwards() {
+  [[ -f "$BATS_TEST_TMPDIR/port-forwards" ]] || return 0
+  xargs kill <"$BATS_TEST_TMPDIR/port-forwards" 2>/dev/null || true
+  rm -f "$BATS_TEST_TMPDIR/port-forwards"
+}
+
+# pod_metric NAMESPACE SELECTOR NAME : NAME (or a prefix of it ending in a label) summed over the metrics port (9090) of the selected pods.
+pod_metric() {
+  local ip
+  for ip in $(kubectl get pods -n "$1" -l "$2" -o jsonpath='{.items[*].status.podIP}'); do
+    curl -fsS --max-time 5 "http://$ip:9090/metrics"
+  done | awk -v m="$3" 'index($1, m) == 1 && substr($1, length(m) + 1) ~ /^([{},].*)?$/ { sum += $NF } END { print sum + 0 }'
+}
+
+# deploy_intruder : a copy of comms under another app id (its own injected sidecar), waited for.
+deploy_intruder() {
+  kubectl get deployment -n dapr-services comms -o json | jq '
+    {apiVersion, kind, metadata: {name: "intruder", namespace: .metadata.namespace},
+     spec: (.spec | .replicas = 1 | .selector.matchLabels = {"app.kubernetes.io/name": "intruder"}
+       | .template.metadata.labels = {"app.kubernetes.io/name": "intruder"}
+       | .template.metadata.annotations["dapr.io/app-id"] = "intruder")}' | kubectl apply -f -
+  kubectl rollout status -n dapr-services deployment/intruder --timeout=180s
+}
+
+# vegeta_attack URL RATE DURATION : POSTs a greeting at RATE per second; vegeta's results on stdout.
+vegeta_attack() {
+  local vegeta
+  vegeta=$(go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION")
+  jq -nc --arg url "$1" '{method: "POST", url: $url, header: {"Content-Type": ["application/json"]},
+    body: ("{\"name\":\"Roll\"}" | @base64)}' | exec "$vegeta" attack -format=json -rate="$2/s" -duration="$3" -timeout=10s
+}
+
+# answers_summary RESULTS : "total=N ok=N fallback=N errors=N" from vegeta's results.
+answers_summary() {
+  "$(go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION")" encode --to json <"$1" | jq -rs '
+    def answer: if .code == 200 then (.body | @base64d | fromjson | if .fallback then "fallback" else "ok" end) else "error" end;
+    (map(answer) | group_by(.) | map({key: .[0], value: length}) | from_entries) as $n
+    | "total=\(length) ok=\($n.ok // 0) fallback=\($n.fallback // 0) errors=\($n.error // 0)"'
+}
