@@ -61,6 +61,7 @@ machine_state() {
   for ipt in iptables-save ip6tables-save; do "$ipt" | awk -v t="$ipt" '/^[*:]/ { print t, $1 } /^-A/ { print t, $0 }'; done
   for s in "${CLUSTER_SYSCTLS[@]}"; do echo "sysctl $s=$(sysctl -n "$s")"; done
   find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -name kubepods 2>/dev/null | sed 's/^/cgroup /'
+  # shellcheck disable=SC2009 # names, not patterns of pgrep's 15 characters
   ps -eo comm= | grep -E '^(containerd|kube|etcd|coredns)' | sed 's/^/process /'
 }
 suite_cluster() {

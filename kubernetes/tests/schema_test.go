@@ -27,7 +27,7 @@ func TestManifestsMatchUpstreamSchemas(t *testing.T) {
 
 // scripts/deploy.sh applies these files alone (kubectl apply -f): the kustomizations must apply the very same object.
 func TestFilesAreWhatKustomizeApplies(t *testing.T) {
-	for file, kustomization := range map[string]string{"datadog/datadog-agent.yaml": "datadog", "kubernetes/storage/gp3-storageclass.yaml": "kubernetes/storage"} {
+	for file, kustomization := range map[string]string{"datadog/datadog-agent.yaml": "datadog", "kubernetes/storage/gp3-storageclass.yaml": "kubernetes"} {
 		plain := read(t, file)
 		if len(plain) != 1 {
 			t.Fatalf("want one object in %s, got %d", file, len(plain))
