@@ -16,11 +16,7 @@ namespaces, the bridges, the KUBE-* and CNI-* iptables chains, the kubepods cgro
 The built tools and images stay cached. Safe to run again, and when nothing runs. As root.
 EOF
 }
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
+parse_no_args "$@"
 [[ $EUID -eq 0 ]] || die "run it as root, as scripts/cluster-up.sh was"
 
 load_versions

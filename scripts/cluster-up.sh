@@ -20,11 +20,7 @@ what runs and redeploys. The first run takes about 25 minutes (mostly compiling)
 scripts/cluster-down.sh removes it all. Linux only, as root.
 EOF
 }
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
+parse_no_args "$@"
 
 load_versions
 need_version KUBERNETES_SCHEMA_VERSION ETCD_VERSION COREDNS_VERSION HELM_VERSION DAPR_RUNTIME_VERSION \
@@ -48,7 +44,7 @@ on_failure_hint() {
   fi
 }
 
-steps_total 6
+steps_total 5
 
 step "tools" "seconds when cached; first time about 20 min of compiling"
 missing_pkgs=()
@@ -235,7 +231,6 @@ DAPR_CHART="$(go env GOMODCACHE)/github.com/dapr/dapr@v$DAPR_RUNTIME_VERSION/cha
   DAPR_REGISTRY=localhost/dapr DAPR_EXTRA_VALUES="$SCRIPTS_DIR/cluster/dapr-values.yaml" DAPR_DASHBOARD_CHART=none \
   KUSTOMIZE_COMPONENTS=scripts/cluster/trace-backend "$SCRIPTS_DIR/install.sh"
 
-step "ready" "seconds"
 steps_finished
 log "the cluster is up. Reach it with:
     export KUBECONFIG=$KUBECONFIG_FILE

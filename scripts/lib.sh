@@ -423,6 +423,15 @@ valid_port() {
   [[ "$1" =~ ^[0-9]{1,5}$ ]] && (("$1" >= 1 && "$1" <= 65535))
 }
 
+# parse_no_args "$@" : for a script whose only option is -h/--help (its usage function prints the help).
+parse_no_args() {
+  case "${1:-}" in
+    "") ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; printf '%s: error: unknown argument: %s\n' "$SCRIPT_NAME" "$1" >&2; exit 2 ;;
+  esac
+}
+
 # parse_dry_run_args "$@" : the options every cloud script takes, --dry-run and -h/--help (the
 # caller defines usage()); anything else is refused with the usage.
 parse_dry_run_args() {

@@ -25,11 +25,7 @@ First run: about 45 s (installs); later runs about 15 s.
 EOF
 }
 
-case "${1:-}" in
-  "") ;;
-  -h | --help) usage; exit 0 ;;
-  *) usage >&2; die "unknown argument: $1" ;;
-esac
+parse_no_args "$@"
 need_tools python3 go
 cd "$REPO_ROOT"
 

@@ -18,11 +18,7 @@ Environment:
 EOF
 }
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
+parse_no_args "$@"
 
 RUN_DIR="${LOCAL_RUN_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/dapr-tracing-demo/local}"
 PID_FILE="$RUN_DIR/pids"

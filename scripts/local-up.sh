@@ -32,11 +32,7 @@ Environment (defaults: the ports in the README):
 EOF
 }
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
+parse_no_args "$@"
 
 load_versions
 need_version DAPR_RUNTIME_VERSION DAPR_LOCAL_CLI_VERSION ZIPKIN_VERSION

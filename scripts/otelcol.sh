@@ -22,11 +22,7 @@ Progress goes to stderr; stdout carries only the path.
 USAGE
 }
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  "") ;;
-  *) usage >&2; exit 2 ;;
-esac
+parse_no_args "$@"
 
 manifest="$SCRIPTS_DIR/otelcol/builder-config.yaml"
 want="$COLLECTOR_VERSION"

@@ -68,7 +68,7 @@ suite_cluster() {
   local logs="$REPO_ROOT/target/cluster-suite" rc=0
   # shellcheck source=cluster/common.sh
   source "$SCRIPTS_DIR/cluster/common.sh"
-  command -v bats >/dev/null || apt-get install -y -qq bats >/dev/null || return 1
+  command -v bats >/dev/null || { apt-get update -qq && apt-get install -y -qq bats >/dev/null; } || return 1
   rm -rf "$logs" && mkdir -p "$logs"
   machine_state | sort >"$logs/machine-before.txt"
   info "cluster-up (log: $logs/cluster-up.log)"

@@ -112,13 +112,7 @@ test_waits_for_a_cluster_being_created_and_stops_before_one_being_deleted() {
   assert_eq "" "$(grep -v '^aws ' "$CALLS" || true)" "calls other than aws"
 }
 
-test_fails_fast_naming_every_missing_tool_and_where_to_get_it() {
-  local t
-  sandbox_path
-  refuses "missing required tool(s): ${TOOLS[*]}" env "${INPUTS[@]}" "$SCRIPTS/deploy.sh" --dry-run
-  for t in "${TOOLS[@]}"; do assert_contains "$ERR" "  - $t: "; done
-  assert_contains "$ERR" "https://"
-}
+test_fails_fast_naming_every_missing_tool_and_where_to_get_it() { check_missing_tools deploy.sh --dry-run; }
 
 test_refuses_missing_or_bad_inputs_of_both_scripts_before_any_call() {
   local setting error

@@ -67,6 +67,16 @@ check_cli() {
   refuses "unknown argument: --bogus" "$SCRIPTS/$1" --bogus
 }
 
+# check_missing_tools SCRIPT [ARG...] : with none of $TOOLS at hand (and $INPUTS set), SCRIPT refuses
+# before any call, naming each missing tool with where to get it.
+check_missing_tools() {
+  local t
+  sandbox_path
+  refuses "missing required tool(s): ${TOOLS[*]}" env "${INPUTS[@]}" "$SCRIPTS/$1" "${@:2}"
+  for t in "${TOOLS[@]}"; do assert_contains "$ERR" "  - $t: "; done
+  assert_contains "$ERR" "https://"
+}
+
 # sandbox_path [STUB...] : capture then runs with PATH=$TEST_TMP/bin: only the utilities the scripts
 # may use (so a test can take a tool away even when the machine has it), and a stub for each STUB that
 # records "NAME ARGS" in $CALLS, then sources $TEST_TMP/stub-NAME.sh if there is one, else exits 97.
