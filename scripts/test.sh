@@ -18,7 +18,7 @@ Runs all test suites, or only the named ones:
   local      the local run: local-up, load, local-down, dapr.yaml, bench --short, on free ports
   manifests  Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
   lint       ShellCheck, actionlint and the bash tests of the scripts
-  cluster    the seed's journey on a real one-node cluster (only when named, for now) (scripts/cluster-up.sh, then
+  cluster    the seed's journey on a real one-node cluster (scripts/cluster-up.sh, then
              scripts/tests/cluster/*.bats, then scripts/cluster-down.sh, which must leave the machine
              as it found it); Linux, as root; its logs in target/cluster-suite/
 soak (scripts/bench.sh --soak: 60,000 requests through the local stack, about 4.5 minutes) runs
@@ -26,8 +26,7 @@ only when named. Needs: java (17+), go, curl, jq, python3.
 EOF
 }
 
-# cluster runs when named until its journey passes whole (see the README).
-all_suites=(maven local manifests lint)
+all_suites=(maven local manifests lint cluster)
 suites=()
 for arg in "$@"; do
   case "$arg" in

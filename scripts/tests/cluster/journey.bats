@@ -27,7 +27,8 @@ teardown() { stop_port_forwards; }
     # greeter's sidecar also sends the app token to greeter (dapr.io/app-token-secret); comms is never invoked.
     case $app in comms) want=dapr-api-token ;; greeter) want="app-api-token dapr-api-token" ;; esac
     [ "$(tr ' ' '\n' <<<"$tokens" | sort | xargs)" = "$want" ]
-    kubectl logs -n dapr-services "$pod" -c daprd | grep -q 'mTLS enabled'
+    # Its workload certificate (mTLS between sidecars) came from Sentry.
+    kubectl logs -n dapr-services "$pod" -c daprd | grep -q 'Starting workload identity expiry watcher; cert expires'
   done
   # Sentry signed the four sidecars' certificates.
   [ "$(pod_metric dapr-system app=dapr-sentry dapr_sentry_cert_sign_success_total)" -ge 4 ]
