@@ -67,6 +67,8 @@ suite_cluster() {
   local logs="$REPO_ROOT/target/cluster-suite" rc=0
   # shellcheck source=cluster/common.sh
   source "$SCRIPTS_DIR/cluster/common.sh"
+  # The suite starts its own cluster and checks the machine is left as it found it.
+  [[ ! -e "$CLUSTER_ROOT" ]] || { warn "a cluster is up: scripts/cluster-down.sh first"; return 1; }
   command -v bats >/dev/null || { apt-get update -qq && apt-get install -y -qq bats >/dev/null; } || return 1
   rm -rf "$logs" && mkdir -p "$logs"
   machine_state | sort >"$logs/machine-before.txt"

@@ -22,6 +22,7 @@ type Bundle struct {
 	Repo    string
 	App     []Object              // kubectl apply -k kubernetes/ (or an overlay of it)
 	Datadog []Object              // datadog/datadog-agent.yaml
+	Storage []Object              // kubernetes/storage/gp3-storageclass.yaml: EKS only, applied by scripts/deploy.sh
 	Cluster []Object              // eksctl/cluster.yaml
 	Apps    map[string]*AppConfig // by image name, which is also the Maven module's folder
 	Pins    Pins                  // scripts/versions.env
@@ -31,7 +32,7 @@ type Bundle struct {
 // Copy returns a deep copy a test can break without touching the original.
 func (b *Bundle) Copy() *Bundle {
 	c := *b
-	c.App, c.Datadog, c.Cluster = DeepCopy(b.App), DeepCopy(b.Datadog), DeepCopy(b.Cluster)
+	c.App, c.Datadog, c.Storage, c.Cluster = DeepCopy(b.App), DeepCopy(b.Datadog), DeepCopy(b.Storage), DeepCopy(b.Cluster)
 	c.Inj = &Injector{injectorChart: b.Inj.injectorChart, Values: runtime.DeepCopyJSON(b.Inj.Values)}
 	c.Apps = map[string]*AppConfig{}
 	for k, a := range b.Apps {
@@ -68,8 +69,9 @@ func ofKind[T any](objs []Object, kinds ...string) []T {
 // LoadBundle reads everything from the repository; app is the rendered kubernetes/ (or overlay).
 func LoadBundle(repo string, app []Object) (*Bundle, error) {
 	b := &Bundle{Repo: repo, App: app, Apps: map[string]*AppConfig{}}
-	var errs [4]error
+	var errs [5]error
 	b.Datadog, errs[0] = ReadManifests(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
+	b.Storage, errs[4] = ReadManifests(filepath.Join(repo, "kubernetes", "storage", "gp3-storageclass.yaml"))
 	b.Cluster, errs[1] = ReadManifests(filepath.Join(repo, "eksctl", "cluster.yaml"))
 	b.Pins, errs[2] = LoadPins(repo)
 	b.Inj, errs[3] = LoadInjector(repo)

@@ -692,7 +692,7 @@ func CheckNodeGroupsArm64(b *Bundle) []error {
 // CheckEBSCSIDriver: ebs.csi.aws.com needs the aws-ebs-csi-driver addon with IAM (IRSA needs OIDC).
 func CheckEBSCSIDriver(b *Bundle) []error {
 	var errs []error
-	uses := slices.ContainsFunc(b.App, func(o Object) bool {
+	uses := slices.ContainsFunc(b.Storage, func(o Object) bool {
 		return o.Kind() == "StorageClass" && str(o.Map, "provisioner") == "ebs.csi.aws.com"
 	})
 	for _, c := range ofKind[clusterConfig](b.Cluster, "ClusterConfig") {

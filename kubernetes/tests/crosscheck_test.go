@@ -52,10 +52,10 @@ func expectCaught(t *testing.T, b *Bundle, check Check, want string, breakIt bre
 // A breaker breaks one thing in a copy of the bundle.
 type breaker func(t *testing.T, b *Bundle)
 
-// set puts value (nil deletes) at path in the object kind/name of the app, Datadog or eksctl manifests.
+// set puts value (nil deletes) at path in the object kind/name of the app, Datadog, storage or eksctl manifests.
 func set(kind, name string, value any, path ...any) breaker {
 	return func(t *testing.T, b *Bundle) {
-		setPath(mustFind(t, kind, name, b.App, b.Datadog, b.Cluster).Map, value, path...)
+		setPath(mustFind(t, kind, name, b.App, b.Datadog, b.Storage, b.Cluster).Map, value, path...)
 	}
 }
 

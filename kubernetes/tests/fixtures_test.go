@@ -47,9 +47,9 @@ func fixtures(t *testing.T) *testFixtures {
 // path is a file or folder of the repository, given by its path there.
 func (f *testFixtures) path(rel string) string { return filepath.Join(f.Repo, filepath.FromSlash(rel)) }
 
-// validate is the schema check of every manifest of b: app, DatadogAgent and ClusterConfig.
+// validate is the schema check of every manifest of b: app, DatadogAgent, StorageClass and ClusterConfig.
 func (f *testFixtures) validate(b *Bundle) []error {
-	return f.schemas.ValidateAll(slices.Concat(b.App, b.Datadog, b.Cluster))
+	return f.schemas.ValidateAll(slices.Concat(b.App, b.Datadog, b.Storage, b.Cluster))
 }
 
 // read reads the manifests of a file of the repository.

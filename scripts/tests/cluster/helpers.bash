@@ -54,10 +54,13 @@ vegeta_attack() {
     body: ("{\"name\":\"Roll\"}" | @base64)}' | exec "$vegeta" attack -format=json -rate="$2/s" -duration="$3" -timeout=10s
 }
 
-# answers_summary RESULTS : "total=N ok=N fallback=N errors=N" from vegeta's results.
+# answers_summary RESULTS : "total=N ok=N fallback=N errors=N" from vegeta's results, then each kind
+# of error with its count and first time.
 answers_summary() {
   "$(go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION")" encode --to json <"$1" | jq -rs '
     def answer: if .code == 200 then (.body | @base64d | fromjson | if .fallback then "fallback" else "ok" end) else "error" end;
     (map(answer) | group_by(.) | map({key: .[0], value: length}) | from_entries) as $n
-    | "total=\(length) ok=\($n.ok // 0) fallback=\($n.fallback // 0) errors=\($n.error // 0)"'
+    | "total=\(length) ok=\($n.ok // 0) fallback=\($n.fallback // 0) errors=\($n.error // 0)"
+      + (map(select(answer == "error") | {why: (if .code == 0 then .error else "HTTP \(.code)" end), at: .timestamp})
+         | group_by(.why) | map(" | \(length) x \(.[0].why) from \(.[0].at)") | add // "")'
 }

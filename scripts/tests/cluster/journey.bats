@@ -86,10 +86,10 @@ teardown() { stop_port_forwards; }
   skip "no NetworkPolicy engine runs here: the kernel lacks NFT_QUEUE (kube-network-policies) and the only kube-router the Go proxy serves, v2.1.0, has reported security flaws"
 }
 
-@test "rolling restarts of greeter, then comms, under fixed-rate load through comms' Service: every request answered" {
+@test "rolling restarts of greeter, then comms, under fixed-rate load through comms' Service: every request greeted" {
   ip=$(kubectl get svc -n dapr-services comms-service -o jsonpath='{.spec.clusterIP}')
   # Bounded load (a background job would ignore SIGINT); the restarts must end inside it. fd 3 is bats'.
-  vegeta_attack "http://$ip/greet" 20 240s >"$BATS_TEST_TMPDIR/results.bin" 3>&- &
+  vegeta_attack "http://$ip/greet" 20 150s >"$BATS_TEST_TMPDIR/results.bin" 3>&- &
   attack=$!
   sleep 5
   for d in greeter comms; do
@@ -100,9 +100,8 @@ teardown() { stop_port_forwards; }
   wait "$attack"
   summary=$(answers_summary "$BATS_TEST_TMPDIR/results.bin")
   echo "# $summary" >&3
-  # Every request got a 200: greeted, or while greeter's pods were swapped, comms' fallback.
-  [[ "$summary" =~ ^total=([0-9]+)\ ok=[0-9]+\ fallback=[0-9]+\ errors=0$ ]]
-  [ "${BASH_REMATCH[1]}" -eq 4800 ]
+  # Greeted by greeter every time: no error, and not one fallback while its pods were swapped.
+  [ "$summary" = "total=3000 ok=3000 fallback=0 errors=0" ]
 }
 
 @test "comms' sidecar loaded the resiliency policy" {
