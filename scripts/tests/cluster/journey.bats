@@ -4,7 +4,7 @@
 
 setup_file() {
   load helpers
-  export KUBECONFIG=/var/lib/dapr-demo-cluster/admin.conf
+  export KUBECONFIG=$KUBECONFIG_FILE
   [[ -s "$KUBECONFIG" ]] || { echo "no cluster: run scripts/cluster-up.sh first" >&2; return 1; }
 }
 
@@ -57,9 +57,9 @@ teardown() { stop_port_forwards; }
 
 @test "one request gives one trace: comms app, comms sidecar, greeter sidecar, greeter app" {
   port=$(port_forward dapr-services svc/comms-service 80)
-  TRACE_ID=$(openssl rand -hex 16)
+  TRACE_ID=$(random_hex 16)
   curl -fsS -X POST "http://127.0.0.1:$port/greet" -H 'Content-Type: application/json' \
-    -H "traceparent: 00-$TRACE_ID-$(openssl rand -hex 8)-01" -d '{"name":"Trace"}'
+    -H "traceparent: 00-$TRACE_ID-$(random_hex 8)-01" -d '{"name":"Trace"}'
   ZIPKIN_PORT=$(port_forward zipkin svc/zipkin 9411)
   wait_for_trace "$TRACE_ID" 60
   run trace_problems "$TRACE_ID"
