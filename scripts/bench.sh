@@ -65,6 +65,7 @@ for v in "${rates[0]:-}" "${rates[@]}" "$DURATION" "$WARMUP" "$MAX_WORKERS" "$ID
 done
 
 need_tools java curl jq getconf awk paste pgrep
+use_java_25
 load_versions
 need_version VEGETA_VERSION
 VEGETA=$(go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION")

@@ -195,7 +195,7 @@ static_image pause "$PAUSE_IMAGE" "$TOOLS/pause" 65535:65535
 for p in "${!DAPR_BIN[@]}"; do static_image "$p" "localhost/dapr/$p:$DAPR_RUNTIME_VERSION" "${DAPR_BIN[$p]}" 65532:65532; done
 static_image otelcol "localhost/otelcol:$COLLECTOR_VERSION" "$OTELCOL" 10001:10001
 # A Java runtime image for Jib and Zipkin: jlink's runtime plus the shared libraries it links to.
-JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
+use_java_25
 JRE_TAR="$IMAGES/jre-$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | awk '$1 == "java.runtime.version" { print $3 }').tar"
 if [[ ! -s "$JRE_TAR" || ! -s "$IMAGES/zipkin-$ZIPKIN_VERSION.tar" ]]; then
   rootfs=$(mktemp -d)

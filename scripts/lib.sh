@@ -50,7 +50,7 @@ tool_hint() {
     eksctl)     echo "https://eksctl.io/installation/" ;;
     kubectl)    echo "https://kubernetes.io/docs/tasks/tools/ (within one minor version of the cluster)" ;;
     helm)       echo "Helm 3.14+ or 4, https://helm.sh/docs/intro/install/" ;;
-    java)       echo "a JDK 17, e.g. Eclipse Temurin, https://adoptium.net/" ;;
+    java)       echo "a JDK 25, e.g. Eclipse Temurin 25, https://adoptium.net/ (or set JAVA_HOME to one)" ;;
     go)         echo "Go, https://go.dev/doc/install" ;;
     python3)    echo "Python 3 with the venv module (Debian: apt-get install python3-venv)" ;;
     curl)       echo "curl, from your OS packages" ;;
@@ -194,6 +194,19 @@ make_temp_dir() {
   dir=$(mktemp -d "${TMPDIR:-/tmp}/${SCRIPT_NAME##*/}.XXXXXX")
   _TEMP_DIRS+=("$dir")
   printf -v "$1" '%s' "$dir"
+}
+
+# use_java_25 : puts the newest JDK found (JAVA_HOME's, the one on PATH, those in /usr/lib/jvm) first
+# in PATH and JAVA_HOME, for Maven, the apps and jlink; the apps run on Java 25, as in the images.
+use_java_25() {
+  local home major best="" best_major=0
+  for home in "${JAVA_HOME:-}" "$(dirname "$(dirname "$(readlink -f "$(command -v java)" 2>/dev/null)")")" /usr/lib/jvm/*; do
+    [[ -x "$home/bin/java" && -x "$home/bin/javac" ]] || continue
+    major=$("$home/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2; exit }')
+    [[ "$major" =~ ^[0-9]+$ ]] && ((major > best_major)) && best=$home best_major=$major
+  done
+  ((best_major >= 25)) || die "Java 25 or newer is needed (the newest JDK found: ${best:-none}${best:+, Java $best_major}): $(tool_hint java)"
+  export JAVA_HOME=$best PATH=$best/bin:$PATH
 }
 
 # app_jvm_flags : the apps' JVM flags, the Jib <jvmFlag>s of pom.xml: one set for the image and the
@@ -351,7 +364,8 @@ trace_problems() {
     | [.[] | select($by[.parentId // ""]) | "\($by[.parentId] | role) -> \(role) \(.kind)"] as $edges
     | (.[] | select(.traceId != $id) | "a span has another trace id"),
       ($roots | map("\(role) \(.kind)") | select(. != ["comms(app) SERVER"]) | "roots: \(.), not only the comms app SERVER span"),
-      ("comms(app) -> comms(daprd) CLIENT", "comms(daprd) -> greeter(daprd) SERVER", "greeter(daprd) -> greeter(app) SERVER"
+      ("comms(app) -> comms(app) CLIENT", "comms(app) -> comms(daprd) CLIENT", "comms(daprd) -> greeter(daprd) SERVER",
+        "greeter(daprd) -> greeter(app) SERVER"
         | select(IN($edges[]) | not) | "no edge \(.)")' <<<"$spans"
 }
 

@@ -138,8 +138,7 @@ done
 if ((${#taken[@]})); then
   die "port(s) already in use: ${taken[*]}. Stop what holds them (a previous run: scripts/local-down.sh), or choose other ports with those variables."
 fi
-java_major="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ { print $2; exit }')"
-[[ "${java_major:-0}" =~ ^[0-9]+$ && "$java_major" -ge 17 ]] || die "Java 17 or newer is needed (found '${java_major:-none}'): $(tool_hint java)"
+use_java_25
 
 step "build comms and greeter (when missing or older than their sources)" "1-3 min when needed, else 1s"
 if apps_stale; then

@@ -22,7 +22,7 @@ Runs all test suites, or only the named ones:
              scripts/tests/cluster/*.bats, then scripts/cluster-down.sh, which must leave the machine
              as it found it); Linux, as root; its logs in target/cluster-suite/
 soak (scripts/bench.sh --soak: 60,000 requests through the local stack, about 4.5 minutes) runs
-only when named. Needs: java (17+), go, curl, jq, python3.
+only when named. Needs: a JDK 25+, go, curl, jq, python3.
 EOF
 }
 
@@ -38,6 +38,7 @@ done
 [[ ${#suites[@]} -gt 0 ]] || suites=("${all_suites[@]}")
 
 need_tools java go curl jq python3
+use_java_25
 cd "$REPO_ROOT"
 
 # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.

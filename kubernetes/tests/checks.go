@@ -315,14 +315,14 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 	var errs []error
 	for _, d := range b.Deployments() {
 		c := d.AppContainer()
-		v, ok := Env(c, "MANAGEMENT_OTLP_TRACING_ENDPOINT")
+		v, ok := Env(c, "MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT")
 		m := hostIPRef.FindStringSubmatch(v)
 		switch {
 		case !ok:
-			errs = append(errs, d.errorf("no MANAGEMENT_OTLP_TRACING_ENDPOINT: the app's own spans would not be exported"))
+			errs = append(errs, d.errorf("no MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT: the app's own spans would not be exported"))
 			continue
 		case m == nil:
-			errs = append(errs, d.errorf("MANAGEMENT_OTLP_TRACING_ENDPOINT %q is not http://$(HOST_IP):<port>/v1/traces", v))
+			errs = append(errs, d.errorf("MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT %q is not http://$(HOST_IP):<port>/v1/traces", v))
 			continue
 		case !hasFieldRef(c, m[1], "status.hostIP"):
 			errs = append(errs, d.errorf("%s is not set from the downward API field status.hostIP", m[1]))
@@ -330,7 +330,7 @@ func CheckAppOTLPEndpoint(b *Bundle) []error {
 		if svc.httpHostPort == 0 {
 			errs = append(errs, d.errorf("sends spans to the node's IP, but the DatadogAgent opens no OTLP/HTTP host port"))
 		} else if m[2] != strconv.Itoa(svc.httpHostPort) {
-			errs = append(errs, d.errorf("MANAGEMENT_OTLP_TRACING_ENDPOINT port %s, but the Agent's OTLP/HTTP host port is %d", m[2], svc.httpHostPort))
+			errs = append(errs, d.errorf("MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT port %s, but the Agent's OTLP/HTTP host port is %d", m[2], svc.httpHostPort))
 		}
 	}
 	return errs

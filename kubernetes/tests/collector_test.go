@@ -103,7 +103,7 @@ func CheckCollectorWiring(b *Bundle) []error {
 		}
 	}
 	for _, d := range b.Deployments() {
-		for env, path := range map[string]string{"MANAGEMENT_OTLP_TRACING_ENDPOINT": "/v1/traces", "MANAGEMENT_OTLP_METRICS_EXPORT_URL": "/v1/metrics"} {
+		for env, path := range map[string]string{"MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT": "/v1/traces", "MANAGEMENT_OTLP_METRICS_EXPORT_URL": "/v1/metrics"} {
 			if got, _ := Env(d.AppContainer(), env); d.Namespace != collectorNamespace && got != "http://"+agent+path {
 				errs = append(errs, d.errorf("%s %q, want %q", env, got, "http://"+agent+path))
 			}

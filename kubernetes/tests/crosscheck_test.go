@@ -155,7 +155,7 @@ func TestCrossCheckCatches(t *testing.T) {
 		// Renaming the DatadogAgent renames the Service the Operator creates: the Configuration must follow.
 		{"RenamedDatadogAgent", CheckSidecarOTLPEndpoint, "dd-agent", set("DatadogAgent", "datadog", "dd", "metadata", "name")},
 		{"AgentWithoutOTLPHTTP", CheckSidecarOTLPEndpoint, "OTLP/HTTP", otlpHTTP(false, "enabled")},
-		{"AppOTLPEndpointOnWrongPort", CheckAppOTLPEndpoint, "port 4317", env("greeter", "MANAGEMENT_OTLP_TRACING_ENDPOINT", literal("MANAGEMENT_OTLP_TRACING_ENDPOINT", "http://$(HOST_IP):4317/v1/traces"))},
+		{"AppOTLPEndpointOnWrongPort", CheckAppOTLPEndpoint, "port 4317", env("greeter", "MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT", literal("MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT", "http://$(HOST_IP):4317/v1/traces"))},
 		{"AgentWithoutHostPort", CheckAppOTLPEndpoint, "no OTLP/HTTP host port", otlpHTTP(false, "hostPortConfig", "enabled")},
 		{"HostIPNotFromDownwardAPI", CheckAppOTLPEndpoint, "status.hostIP", env("comms", "HOST_IP", literal("HOST_IP", "127.0.0.1"))},
 		{"ContainerWithoutMemoryLimit", CheckContainerHardening, "no memory limit", container("comms", nil, "resources", "limits")},

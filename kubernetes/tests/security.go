@@ -43,9 +43,10 @@ func (i invocation) String() string {
 	return fmt.Sprintf("%s → %s %s %s", i.caller.Name, i.callee.Name, i.verb, i.method)
 }
 
-var httpExtension = regexp.MustCompile(`HttpExtension\.([A-Z]+)`)
+// The HTTP verb of a RestClient call: .post(), .get(), ...
+var restClientVerb = regexp.MustCompile(`\.(get|post|put|patch|delete)\(\)`)
 
-// invocations: comms calls comms.greeter.method on the Deployment whose dapr.io/app-id is comms.greeter.app-id, with the HttpExtension.<VERB> of its sources.
+// invocations: comms calls comms.greeter.method on the Deployment whose dapr.io/app-id is comms.greeter.app-id, with the RestClient verb of its sources.
 func (b *Bundle) invocations() ([]invocation, []error) {
 	var out []invocation
 	var errs []error
@@ -84,14 +85,14 @@ func (b *Bundle) invokeVerb(module string) (string, error) {
 			return err
 		}
 		src, err := os.ReadFile(p)
-		for _, m := range httpExtension.FindAllStringSubmatch(string(src), -1) {
-			verbs[m[1]] = true
+		for _, m := range restClientVerb.FindAllStringSubmatch(string(src), -1) {
+			verbs[strings.ToUpper(m[1])] = true
 		}
 		return err
 	})
 	keys := slices.Collect(maps.Keys(verbs))
 	if err != nil || len(keys) != 1 {
-		return "", fmt.Errorf("%s: want the one HttpExtension.<VERB> it invokes with, found %v (%v)", root, keys, err)
+		return "", fmt.Errorf("%s: want the one RestClient verb (.post(), ...) it invokes with, found %v (%v)", root, keys, err)
 	}
 	return keys[0], nil
 }

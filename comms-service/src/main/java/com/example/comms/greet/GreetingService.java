@@ -1,5 +1,6 @@
 package com.example.comms.greet;
 
+import java.net.http.HttpTimeoutException;
 import java.util.concurrent.TimeoutException;
 
 import io.micrometer.core.instrument.Counter;
@@ -50,7 +51,7 @@ public class GreetingService {
 	}
 
 	private GreetResponse fallback(String name, RuntimeException ex) {
-		boolean timedOut = causedBy(ex, TimeoutException.class);
+		boolean timedOut = causedBy(ex, TimeoutException.class) || causedBy(ex, HttpTimeoutException.class);
 		(timedOut ? this.timeouts : this.failures).increment();
 		// The name stays out of logs and spans: it is the caller's data.
 		log.warn("greeter unavailable ({}), answering the fallback: {}", timedOut ? "timeout" : "failure",

@@ -1,17 +1,15 @@
 package com.example.comms.greet;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
-import org.springframework.boot.context.properties.bind.DefaultValue;
 
 /**
  * How comms reaches its sidecar.
  *
- * @param httpEndpoint optional override of the sidecar's HTTP address; left empty, the Dapr SDK
- * finds it from its own variables (DAPR_HTTP_PORT, DAPR_HTTP_ENDPOINT, DAPR_SIDECAR_IP), as
- * Kubernetes sets them
- * @param clientThreads threads that complete the SDK's calls to the sidecar (env
- * {@code COMMS_SIDECAR_CLIENT_THREADS}); the calls are asynchronous, so a few serve any load
+ * @param httpEndpoint the sidecar's HTTP address (application.yaml: {@code DAPR_HTTP_PORT}, which
+ * Dapr sets for the app, on the loopback address)
+ * @param apiToken the token the sidecar's API wants in {@code dapr-api-token} (env {@code DAPR_API_TOKEN},
+ * which Dapr sets when the sidecar has one); empty, none is sent
  */
 @ConfigurationProperties("comms.sidecar")
-public record SidecarProperties(String httpEndpoint, @DefaultValue("4") int clientThreads) {
+public record SidecarProperties(String httpEndpoint, String apiToken) {
 }

@@ -43,7 +43,7 @@ class RequestBodyLimitFilter extends OncePerRequestFilter {
 	}
 
 	private ResponseStatusException tooLarge() {
-		return new ResponseStatusException(HttpStatus.PAYLOAD_TOO_LARGE,
+		return new ResponseStatusException(HttpStatus.CONTENT_TOO_LARGE,
 				"Request body must not exceed " + this.maxBodyBytes + " bytes");
 	}
 

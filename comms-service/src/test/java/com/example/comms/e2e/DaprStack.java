@@ -211,7 +211,7 @@ final class DaprStack implements AutoCloseable {
 	private ManagedProcess startApp(Node node, String jarProperty, Map<String, String> extraEnv) {
 		Map<String, String> env = new LinkedHashMap<>(extraEnv);
 		env.put("SERVER_PORT", String.valueOf(node.appPort));
-		env.put("MANAGEMENT_OTLP_TRACING_ENDPOINT", "http://" + this.otlpHostPort + "/v1/traces");
+		env.put("MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT", "http://" + this.otlpHostPort + "/v1/traces");
 		// As in Kubernetes, but every second instead of every minute: a test waits for one export.
 		env.put("MANAGEMENT_OTLP_METRICS_EXPORT_ENABLED", "true");
 		env.put("MANAGEMENT_OTLP_METRICS_EXPORT_URL", "http://" + this.otlpHostPort + "/v1/metrics");

@@ -7,7 +7,7 @@ import java.util.function.Predicate;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import com.fasterxml.jackson.databind.JsonNode;
+import tools.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import io.opentelemetry.proto.trace.v1.Status.StatusCode;
 import org.junit.jupiter.api.BeforeAll;

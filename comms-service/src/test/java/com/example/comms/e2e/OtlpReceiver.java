@@ -99,7 +99,7 @@ final class OtlpReceiver implements AutoCloseable {
 		return "127.0.0.1:" + this.server.getAddress().getPort();
 	}
 
-	/** The full URL, the form Spring Boot's management.otlp.tracing.endpoint takes. */
+	/** The full URL, the form Spring Boot's management.opentelemetry.tracing.export.otlp.endpoint takes. */
 	String tracesUrl() {
 		return "http://" + hostPort() + "/v1/traces";
 	}

@@ -15,7 +15,7 @@ import java.util.TreeSet;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import com.fasterxml.jackson.databind.JsonNode;
+import tools.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -55,8 +55,10 @@ class StitchedTraceIT {
 			.findFirst()
 			.orElseThrow(() -> new AssertionError("no SERVER span from the comms app in" + spans));
 		assertThat(commsApp.parentSpanId()).as("comms continues the caller's trace" + spans).isEqualTo(callerSpanId);
-		ReceivedSpan commsSidecar = childOf(trace, commsApp, daprd("comms"))
-			.orElseThrow(() -> new AssertionError("no comms daprd span under the comms app's span in" + spans));
+		ReceivedSpan commsCall = childOf(trace, commsApp, app("comms", SpanKind.SPAN_KIND_CLIENT))
+			.orElseThrow(() -> new AssertionError("no CLIENT span of comms' call to its sidecar in" + spans));
+		ReceivedSpan commsSidecar = childOf(trace, commsCall, daprd("comms"))
+			.orElseThrow(() -> new AssertionError("no comms daprd span under comms' call in" + spans));
 		ReceivedSpan greeterSidecar = childOf(trace, commsSidecar, daprd("greeter"))
 			.orElseThrow(() -> new AssertionError("no greeter daprd span under the comms daprd span in" + spans));
 		ReceivedSpan greeterApp = childOf(trace, greeterSidecar, app("greeter", SpanKind.SPAN_KIND_SERVER))

@@ -12,12 +12,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import tools.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
 /**
- * A real HTTP server standing exactly where daprd's HTTP API would be, recording what the Dapr SDK
+ * A real HTTP server standing exactly where daprd's HTTP API would be, recording what comms
  * sends it. It stands in for the sidecar only in these tests; the end-to-end tests use real daprd.
  */
 final class SidecarStandIn implements AutoCloseable {
