@@ -5,13 +5,14 @@ import java.io.OutputStream;
 import java.util.Arrays;
 import java.util.Locale;
 
-import tools.jackson.databind.ObjectMapper;
 import org.apache.catalina.Pipeline;
 import org.apache.catalina.connector.Request;
 import org.apache.catalina.connector.Response;
 import org.apache.catalina.core.StandardHost;
 import org.apache.catalina.valves.ErrorReportValve;
 import org.apache.tomcat.util.res.StringManager;
+import tools.jackson.databind.ObjectMapper;
+
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.context.annotation.Bean;

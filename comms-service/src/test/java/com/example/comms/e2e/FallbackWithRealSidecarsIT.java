@@ -7,7 +7,6 @@ import java.util.function.Predicate;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import tools.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import io.opentelemetry.proto.trace.v1.Status.StatusCode;
 import org.junit.jupiter.api.BeforeAll;
@@ -16,6 +15,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import tools.jackson.databind.JsonNode;
 
 import static com.example.comms.e2e.Traces.app;
 import static com.example.comms.e2e.Traces.daprd;

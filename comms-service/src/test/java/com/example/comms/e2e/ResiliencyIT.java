@@ -16,13 +16,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import tools.jackson.databind.JsonNode;
 import org.junit.jupiter.api.MethodOrderer.OrderAnnotation;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.yaml.snakeyaml.Yaml;
+import tools.jackson.databind.JsonNode;
 
 import org.springframework.boot.convert.DurationStyle;
 

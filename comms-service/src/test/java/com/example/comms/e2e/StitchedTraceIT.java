@@ -15,11 +15,11 @@ import java.util.TreeSet;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import com.example.comms.e2e.OtlpReceiver.ReceivedSpan;
-import tools.jackson.databind.JsonNode;
 import io.opentelemetry.proto.trace.v1.Span.SpanKind;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.yaml.snakeyaml.Yaml;
+import tools.jackson.databind.JsonNode;
 
 import static com.example.comms.e2e.Traces.app;
 import static com.example.comms.e2e.Traces.childOf;
