@@ -199,8 +199,10 @@ use_java_25
 JRE_TAR="$IMAGES/jre-$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | awk '$1 == "java.runtime.version" { print $3 }').tar"
 if [[ ! -s "$JRE_TAR" || ! -s "$IMAGES/zipkin-$ZIPKIN_VERSION.tar" ]]; then
   rootfs=$(mktemp -d)
-  "$JAVA_HOME/bin/jlink" --add-modules ALL-MODULE-PATH --strip-debug --no-man-pages --no-header-files \
-    --output "$rootfs/opt/java"
+  # The JDK's modules but jlink, jpackage (they need jmods/, which Temurin 25 lacks) and the incubators.
+  "$JAVA_HOME/bin/jlink" --add-modules "$("$JAVA_HOME/bin/java" --list-modules | sed 's/@.*//' |
+    grep -vxE 'jdk\.(jlink|jpackage|incubator\..*)' | paste -sd, -)" \
+    --strip-debug --no-man-pages --no-header-files --output "$rootfs/opt/java"
   find "$rootfs/opt/java" \( -name '*.so' -o -path '*/bin/java' \) -exec ldd {} + 2>/dev/null | awk '$3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' |
     sort -u | xargs -I{} cp --parents -L {} "$rootfs"
   mkdir -p "$rootfs/tmp" "$rootfs/etc" && chmod 1777 "$rootfs/tmp"

@@ -37,7 +37,7 @@ test_ci_runs_the_readme_test_command_and_images_the_documented_script() {
   done <<'LIST'
 ci.yml|run: scripts/test.sh
 ci.yml|pull_request:
-ci.yml|java-version: "17"
+ci.yml|java-version: "25"
 ci.yml|distribution: temurin
 images.yml|tags: ["v*"]
 images.yml|scripts/build-images.sh

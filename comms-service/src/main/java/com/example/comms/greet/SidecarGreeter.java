@@ -3,6 +3,8 @@ package com.example.comms.greet;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.HttpClientSettings;
 import org.springframework.http.MediaType;
+import org.springframework.http.client.BufferingClientHttpRequestFactory;
+import org.springframework.http.client.ClientHttpRequestFactory;
 import org.springframework.stereotype.Component;
 import org.springframework.util.StringUtils;
 import org.springframework.web.client.RestClient;
@@ -20,10 +22,12 @@ class SidecarGreeter implements Greeter {
 	private final String method;
 
 	SidecarGreeter(RestClient.Builder builder, SidecarProperties sidecar, GreeterProperties greeter) {
+		// The bound on the whole call: past it, comms answers the fallback.
+		ClientHttpRequestFactory http = ClientHttpRequestFactoryBuilder.jdk()
+			.build(HttpClientSettings.defaults().withTimeouts(greeter.timeout(), greeter.timeout()));
 		RestClient.Builder client = builder.baseUrl(sidecar.httpEndpoint())
-			// The bound on the whole call: past it, comms answers the fallback.
-			.requestFactory(ClientHttpRequestFactoryBuilder.jdk()
-				.build(HttpClientSettings.defaults().withTimeouts(greeter.timeout(), greeter.timeout())))
+			// A body with a Content-Length: daprd retries only those; a chunked one it streams, once.
+			.requestFactory(new BufferingClientHttpRequestFactory(http))
 			.defaultHeader("dapr-app-id", greeter.appId());
 		if (StringUtils.hasText(sidecar.apiToken())) {
 			client.defaultHeader("dapr-api-token", sidecar.apiToken());

@@ -39,6 +39,12 @@ final class Traces {
 		return trace.stream().filter(span -> span.parentSpanId().equals(parent.spanId())).filter(match).findFirst();
 	}
 
+	/** comms' sidecar span of a request: under comms' CLIENT span of the call, under its SERVER span. */
+	static Optional<ReceivedSpan> commsSidecarUnder(List<ReceivedSpan> trace, ReceivedSpan commsServer) {
+		return childOf(trace, commsServer, app("comms", SpanKind.SPAN_KIND_CLIENT))
+			.flatMap(call -> childOf(trace, call, daprd("comms")));
+	}
+
 	/** Spans whose parent is neither in the trace nor the caller's span: the trace is broken there. */
 	static List<ReceivedSpan> orphans(List<ReceivedSpan> trace, String callerSpanId) {
 		Set<String> ids = trace.stream().map(ReceivedSpan::spanId).collect(Collectors.toSet());
