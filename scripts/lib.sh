@@ -337,15 +337,16 @@ local_run_file() {
 }
 
 # wait_for_trace TRACE_ID SECONDS : polls Zipkin on $ZIPKIN_PORT until the trace has spans of comms and
-# greeter only, at least 4 (both apps and both sidecars, which Dapr reports under the app ids); sets
-# SPANS and SERVICES to what it found; returns 1 once SECONDS passed without it.
+# greeter only, at least 5 (comms' request and its call, both sidecars, greeter; Dapr reports the
+# sidecars under the app ids); sets SPANS and SERVICES to what it found; returns 1 once SECONDS
+# passed without it.
 wait_for_trace() {
   local deadline=$((SECONDS + $2)) summary
   while :; do
     summary=$(curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$1" 2>/dev/null \
       | jq -r '"\(length) \([.[].localEndpoint.serviceName] | unique | join(","))"' 2>/dev/null) || summary=""
     read -r SPANS SERVICES <<<"${summary:-0}"
-    [[ "$SERVICES" == comms,greeter && "$SPANS" -ge 4 ]] && return 0
+    [[ "$SERVICES" == comms,greeter && "$SPANS" -ge 5 ]] && return 0
     ((SECONDS < deadline)) || return 1
     sleep 1
   done

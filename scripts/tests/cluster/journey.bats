@@ -63,7 +63,7 @@ teardown() { stop_port_forwards; }
   ZIPKIN_PORT=$(port_forward zipkin svc/zipkin 9411)
   wait_for_trace "$TRACE_ID" 60
   run trace_problems "$TRACE_ID"
-  [ -z "$output" ]
+  [ -z "$output" ] || { echo "$output"; false; }
 }
 
 @test "access control: a pod of another app id, with its own sidecar, is refused by greeter's sidecar" {
