@@ -557,8 +557,13 @@ func CheckShutdownBudget(b *Bundle) []error {
 		if err != nil {
 			errs = append(errs, d.errorf("spring.lifecycle.timeout-per-shutdown-phase: %v", err))
 		}
-		if app += ph; app >= grace {
-			errs = append(errs, d.errorf("the app needs up to %s to stop (preStop + spring.lifecycle.timeout-per-shutdown-phase %s) but terminationGracePeriodSeconds is %s", app, phase, grace))
+		// comms' drain runs in a shutdown phase of its own, before the web server's.
+		drain, err := ParseSpringDuration(b.property(d, "comms.shutdown.drain", "0s"))
+		if err != nil {
+			errs = append(errs, d.errorf("comms.shutdown.drain: %v", err))
+		}
+		if app += min(drain, ph) + ph; app >= grace {
+			errs = append(errs, d.errorf("the app needs up to %s to stop (preStop + comms.shutdown.drain + spring.lifecycle.timeout-per-shutdown-phase %s) but terminationGracePeriodSeconds is %s", app, phase, grace))
 		}
 		if !d.DaprEnabled() {
 			continue

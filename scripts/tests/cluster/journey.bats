@@ -89,7 +89,7 @@ teardown() { stop_port_forwards; }
 @test "rolling restarts of greeter, then comms, under fixed-rate load through comms' Service: every request greeted" {
   ip=$(kubectl get svc -n dapr-services comms-service -o jsonpath='{.spec.clusterIP}')
   # Bounded load (a background job would ignore SIGINT); the restarts must end inside it. fd 3 is bats'.
-  vegeta_attack "http://$ip/greet" 20 150s >"$BATS_TEST_TMPDIR/results.bin" 3>&- &
+  vegeta_attack "http://$ip/greet" 20 200s >"$BATS_TEST_TMPDIR/results.bin" 3>&- &
   attack=$!
   sleep 5
   for d in greeter comms; do
@@ -101,7 +101,7 @@ teardown() { stop_port_forwards; }
   summary=$(answers_summary "$BATS_TEST_TMPDIR/results.bin")
   echo "# $summary" >&3
   # Greeted by greeter every time: no error, and not one fallback while its pods were swapped.
-  [ "$summary" = "total=3000 ok=3000 fallback=0 errors=0" ]
+  [ "$summary" = "total=4000 ok=4000 fallback=0 errors=0" ]
 }
 
 @test "comms' sidecar loaded the resiliency policy" {
