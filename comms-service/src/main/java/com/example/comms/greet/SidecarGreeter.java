@@ -22,8 +22,10 @@ class SidecarGreeter implements Greeter {
 	private final String method;
 
 	SidecarGreeter(RestClient.Builder builder, SidecarProperties sidecar, GreeterProperties greeter) {
-		// The bound on the whole call: past it, comms answers the fallback.
-		ClientHttpRequestFactory http = ClientHttpRequestFactoryBuilder.jdk()
+		// Bounds on connecting and on waiting for the answer: past them, comms answers the fallback.
+		// HttpURLConnection: the call's I/O on the request's own thread, with no hand-off between threads
+		// (the JDK's HttpClient reads on a selector thread and Spring writes each body on another).
+		ClientHttpRequestFactory http = ClientHttpRequestFactoryBuilder.simple()
 			.build(HttpClientSettings.defaults().withTimeouts(greeter.timeout(), greeter.timeout()));
 		RestClient.Builder client = builder.baseUrl(sidecar.httpEndpoint())
 			// A body with a Content-Length: daprd retries only those; a chunked one it streams, once.
