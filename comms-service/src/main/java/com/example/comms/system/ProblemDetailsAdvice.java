@@ -10,6 +10,7 @@ import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.resilience.InvocationRejectedException;
 import org.springframework.web.ErrorResponseException;
 import org.springframework.web.bind.MethodArgumentNotValidException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
@@ -65,6 +66,15 @@ class ProblemDetailsAdvice extends ResponseEntityExceptionHandler {
 			return problem;
 		}
 		return handleUnexpected(ex);
+	}
+
+	/** comms is at its limit of concurrent calls to greeter: the client may retry in a second. */
+	@ExceptionHandler(InvocationRejectedException.class)
+	ResponseEntity<ProblemDetail> handleOverload(InvocationRejectedException ex) {
+		ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.SERVICE_UNAVAILABLE,
+				"comms is serving as many requests as it can; retry shortly");
+		problem.setTitle("Service Unavailable");
+		return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE).header(HttpHeaders.RETRY_AFTER, "1").body(problem);
 	}
 
 	@ExceptionHandler(Exception.class)

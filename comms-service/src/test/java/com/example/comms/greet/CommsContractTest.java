@@ -12,7 +12,9 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -43,7 +45,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * guards the call to the sidecar (path, dapr-app-id, body, trace context) and the fallback. Real daprd: the e2e tests.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-		properties = "comms.greeter.timeout=500ms")
+		properties = { "comms.greeter.timeout=2s", "comms.greeter.max-concurrent-calls=2" })
 @AutoConfigureTracing
 class CommsContractTest {
 
@@ -151,9 +153,29 @@ class CommsContractTest {
 
 		Duration took = Duration.ofNanos(System.nanoTime() - started);
 		assertThat(json.readTree(response.body()).get("fallback").asBoolean()).isTrue();
-		// The bound is 500 ms here; the stand-in would hang for 30 s.
+		// The bound is 2 s here; the stand-in would hang for 30 s.
 		assertThat(took).isLessThan(Duration.ofSeconds(5));
 		assertThat(fallbacks("timeout")).isEqualTo(before + 1);
+	}
+
+	@Test
+	void refusesAtOnceWithAProblemPastItsConcurrencyLimit() throws Exception {
+		sidecar.behave(Behaviour.HANG);
+		// Two calls (the limit here) wait on greeter, which does not answer; each falls back after 2 s.
+		List<CompletableFuture<HttpResponse<String>>> held = List.of(greetAsync(), greetAsync());
+		assertThat(sidecar.nextRequest(5, TimeUnit.SECONDS)).isNotNull();
+		assertThat(sidecar.nextRequest(5, TimeUnit.SECONDS)).isNotNull();
+
+		HttpResponse<String> refused = greet("{\"name\":\"Ada\"}", Map.of());
+
+		assertProblem(refused, 503);
+		assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
+		assertThat(sidecar.nextRequest(200, TimeUnit.MILLISECONDS)).as("call to the sidecar").isNull();
+		for (CompletableFuture<HttpResponse<String>> call : held) {
+			assertThat(json.readTree(call.get(10, TimeUnit.SECONDS).body()).get("fallback").asBoolean()).isTrue();
+		}
+		sidecar.behave(Behaviour.ANSWER);
+		assertThat(greet("{\"name\":\"Ada\"}", Map.of()).statusCode()).as("once the calls ended").isEqualTo(200);
 	}
 
 	static Stream<Arguments> badRequests() {
@@ -282,6 +304,14 @@ class CommsContractTest {
 			.POST(BodyPublishers.ofString(body));
 		headers.forEach(request::header);
 		return send(request);
+	}
+
+	private CompletableFuture<HttpResponse<String>> greetAsync() {
+		return http.sendAsync(HttpRequest.newBuilder(uri("/greet"))
+			.header("Content-Type", "application/json")
+			.POST(BodyPublishers.ofString("{\"name\":\"Ada\"}"))
+			.timeout(Duration.ofSeconds(30))
+			.build(), BodyHandlers.ofString());
 	}
 
 	private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
