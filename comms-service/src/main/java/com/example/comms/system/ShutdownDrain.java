@@ -52,7 +52,7 @@ class ShutdownDrain extends OncePerRequestFilter implements SmartLifecycle {
 	public void stop() {
 		this.draining = true;
 		try {
-			Thread.sleep(this.drain.toMillis());
+			Thread.sleep(this.drain);
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();

@@ -109,7 +109,7 @@ final class GreeterStandIn implements AutoCloseable {
 
 	private static void sleep(Duration duration) {
 		try {
-			Thread.sleep(duration.toMillis());
+			Thread.sleep(duration);
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();

@@ -138,7 +138,7 @@ final class ManagedProcess implements AutoCloseable {
 
 	private static void sleep(Duration duration) {
 		try {
-			Thread.sleep(duration.toMillis());
+			Thread.sleep(duration);
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
