@@ -14,7 +14,7 @@ Usage: scripts/bench.sh [--short | --soak] [--out FILE]
   --soak      sustained load, as scripts/test.sh soak runs it: LAYERS=full RATES=400 DURATION=150
               after WARMUP=30 s at 100/s, then 30 s at 250/s; no start-up samples, no closed loop;
               about 4.5 minutes. Then checks that every request was greeter's answer without
-              fallback, that Zipkin idles again (below IDLE_MAX_PERCENT % of a core, default 5, over
+              fallback or comms' 503 refusal past its limit (RATES=1000: an overload soak), that Zipkin idles again (below IDLE_MAX_PERCENT % of a core, default 5, over
               10 s from 5 s after the load) and answers /health, and that comms still answers and
               its trace reaches Zipkin whole
   --out FILE  the JSON results (default target/bench/MODE.json: bench.json, short.json, soak.json)
@@ -53,7 +53,7 @@ done
 case "$MODE" in
   short) : "${RATES:=50}" "${DURATION:=3}" "${WARMUP:=3}"; WARM_RATES=(50) CLOSED_SECONDS=2 SAMPLES=1 ;;
   soak) : "${RATES:=400}" "${DURATION:=150}" "${WARMUP:=30}" "${LAYERS:=full}"; WARM_RATES=(100 250) CLOSED_SECONDS=0 SAMPLES=0 ;;
-  *) : "${RATES:=100 300 600}" "${DURATION:=20}" "${WARMUP:=180}"; WARM_RATES=(300) CLOSED_SECONDS=$DURATION SAMPLES=3 ;;
+  *) : "${RATES:=100 300 600}" "${DURATION:=20}" "${WARMUP:=180}"; WARM_RATES=(300) CLOSED_SECONDS=$DURATION SAMPLES=5 ;;
 esac
 MAX_WORKERS="${MAX_WORKERS:-16}" IDLE_MAX_PERCENT="${IDLE_MAX_PERCENT:-5}"
 # The full path first: the warm-up was its traffic, and comms idles while the other layers run.
@@ -115,11 +115,11 @@ export DAPRD
 # ready_ms APP : starts the app's jar alone and sets READY_MS to the time until its readiness is 200.
 ready_ms() {
   local app=$1 jar port started deadline pid
-  jar=$(unpacked_jar "$app-service")
+  jar=$(unpacked_jar "$app-service" "${jvm_flags[@]}")
   port=$(free_ports 1)
   started=$(now_ms)
-  APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port java "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" \
-    -jar "$jar" >"$BENCH_DIR/$app-start.log" 2>&1 &
+  (cd "$REPO_ROOT/$app-service" && APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port exec java \
+    "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" -XX:AOTCache=target/unpacked/app.aot -jar "$jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
   pid=$!
   deadline=$((started + 60000))
   until curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/actuator/health/readiness"; do
@@ -187,12 +187,14 @@ attack() {
 }
 
 # From each answer's body: greeter's answer is a success (for full, only with "fallback":false),
-# comms' fallback a fallback, anything else an error (vegeta's report names its status and error).
+# comms' fallback a fallback, its 503 problem when at its limit a refusal, anything else an error
+# (vegeta's report names its status and error).
 # shellcheck disable=SC2016 # a jq program: $b and $full are jq's
 CLASSIFY='reduce (inputs | ((.body // "") | @base64d | (try fromjson catch null) | objects // {}) as $b
   | if .code == 200 and $b.service == "greeter" and ($full | not or $b.fallback == false) then "success"
-    elif .code == 200 and $full and $b.fallback == true then "fallback" else "error" end) as $k
-  ({success: 0, fallback: 0, error: 0}; .[$k] += 1)'
+    elif .code == 200 and $full and $b.fallback == true then "fallback"
+    elif .code == 503 and $full and $b.status == 503 then "refused" else "error" end) as $k
+  ({success: 0, fallback: 0, refused: 0, error: 0}; .[$k] += 1)'
 
 # measure LAYER RATE SECONDS [VEGETA FLAGS...] : one measured attack, appended to $RUNS as a JSON line.
 measure() {
@@ -214,7 +216,7 @@ measure() {
        (.value - $before[.key]) * 1000 / $hz / ([$r.requests, 1] | max) * 1000 | round / 1000 else null end))}
     + $counts + {status_codes: $r.status_codes, errors: $r.errors[:5]}')
   echo "$run" >>"$RUNS"
-  info "$(jq -r '"\(.layer) at \(if .rate then "\(.rate)/s" else "max (\(.workers) workers)" end): \(.requests) requests, \(.throughput)/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, \(.success) ok \(.fallback) fallback \(.error) errors\(if .error > 0 then " (status \(.status_codes), \(.errors))" else "" end)"' <<<"$run")"
+  info "$(jq -r '"\(.layer) at \(if .rate then "\(.rate)/s" else "max (\(.workers) workers)" end): \(.requests) requests, \(.throughput)/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, \(.success) ok \(.fallback) fallback \(.refused) refused \(.error) errors\(if .error > 0 then " (status \(.status_codes), \(.errors))" else "" end)"' <<<"$run")"
 }
 
 log "warm-up: ${WARM_RATES[*]} requests/s through comms for ${WARMUP}s each (not measured)"
@@ -262,10 +264,11 @@ LOCAL_RUN_DIR="$STACK_DIR" "$SCRIPTS_DIR/local-down.sh" 2>&1 | tee "$BENCH_DIR/l
 left=$(leftovers | paste -sd,) || true
 [[ -z "$left" ]] || problem "processes left behind (stopped on exit): $(ps -o pid=,args= -p "$left")"
 for p in "${LOCAL_UP_PORTS[@]}"; do ! port_in_use "${!p}" || problem "port ${!p} ($p) is still taken"; done
-# In --soak, every request of the load must have been greeter's answer without fallback: none lost.
+# In --soak, every request of the load must have been greeter's answer without fallback, or refused at
+# once by comms past its limit: none lost.
 failed_runs=$(jq -r --arg mode "$MODE" '
-  select(.error > 0 or ($mode == "soak" and .success != (.rate // 0) * .duration_s))
-  | "\(.layer) at \(.rate // "max")/s: \(.requests) requests, \(.success) ok, \(.fallback) fallbacks, \(.error) errors (status \(.status_codes), \(.errors))"' "$RUNS")
+  select(.error > 0 or ($mode == "soak" and .success + .refused != (.rate // 0) * .duration_s))
+  | "\(.layer) at \(.rate // "max")/s: \(.requests) requests, \(.success) ok, \(.fallback) fallbacks, \(.refused) refused, \(.error) errors (status \(.status_codes), \(.errors))"' "$RUNS")
 [[ -z "$failed_runs" ]] || problem "requests failed: $failed_runs"
 
 # ---------------------------------------------------------------- report
@@ -307,10 +310,10 @@ jq -r '
     (.failed[] | "- **failed: \(.)**"),
     (("greeter", "greeter-sidecar", "both-sidecars", "full") as $layer | select(any($all.runs[]; .layer == $layer))
       | "", "## \($layer): \(path[$layer])", "",
-        (["rate /s", "throughput /s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success", "fallback", "error", "CPU ms/req comms", "comms-daprd", "greeter-daprd", "greeter", "zipkin"] | head),
+        (["rate /s", "throughput /s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success", "fallback", "refused", "error", "CPU ms/req comms", "comms-daprd", "greeter-daprd", "greeter", "zipkin"] | head),
         ($all.runs[] | select(.layer == $layer)
           | [.rate // "max, \(.workers) workers", .throughput, .latency_ms.p50, .latency_ms.p90, .latency_ms.p99, .latency_ms.max,
-             .success, .fallback, .error] + (.cpu_ms_per_request | [.comms, ."comms-daprd", ."greeter-daprd", .greeter, .zipkin]) | row)),
+             .success, .fallback, .refused, .error] + (.cpu_ms_per_request | [.comms, ."comms-daprd", ."greeter-daprd", .greeter, .zipkin]) | row)),
     "", "## Start-to-ready (idle machine) and memory (after all runs)", "",
     (["process", "start-to-ready ms, median", "samples ms", "peak RSS MiB", "RSS MiB", "of it anonymous MiB"] | head),
     (.memory + (.died | map({key: ., value: {}}) | from_entries) | to_entries[] | [.key, $all.startup[.key].median_ms, ($all.startup[.key].samples_ms | if . then join(" ") else null end), .value.peak_rss_mib, .value.rss_mib, .value.anon_rss_mib] | row),

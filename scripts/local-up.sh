@@ -140,7 +140,7 @@ if ((${#taken[@]})); then
 fi
 use_java_25
 
-step "build comms and greeter (when missing or older than their sources)" "1-3 min when needed, else 1s"
+step "build comms and greeter and their AOT caches (when missing or older than their sources)" "1-3 min when needed, else 1s"
 if apps_stale; then
   FAILURE_LOGS=("$LOG_DIR/build.log")
   info "building with Maven (log: $LOG_DIR/build.log)"
@@ -149,8 +149,9 @@ if apps_stale; then
 else
   info "jars are up to date"
 fi
-unpacked_jar comms-service >/dev/null
-unpacked_jar greeter-service >/dev/null
+read -r -a app_java_opts <<<"$APP_JAVA_OPTS"
+unpacked_jar comms-service "${app_java_opts[@]}" >/dev/null
+unpacked_jar greeter-service "${app_java_opts[@]}" >/dev/null
 
 step "get daprd and sentry $DAPR_RUNTIME_VERSION and the Dapr CLI $DAPR_LOCAL_CLI_VERSION" "1s when built before; the first builds take minutes"
 daprd_bin="${DAPRD:-$("$SCRIPTS_DIR/daprd.sh")}"
