@@ -14,9 +14,10 @@ Usage: scripts/bench.sh [--short | --soak] [--out FILE]
   --soak      sustained load, as scripts/test.sh soak runs it: LAYERS=full RATES=400 DURATION=150
               after WARMUP=30 s at 100/s, then 30 s at 250/s; no start-up samples, no closed loop;
               about 4.5 minutes. Then checks that every request was greeter's answer without
-              fallback or comms' 503 refusal past its limit (RATES=1000: an overload soak), that Zipkin idles again (below IDLE_MAX_PERCENT % of a core, default 5, over
-              10 s from 5 s after the load) and answers /health, and that comms still answers and
-              its trace reaches Zipkin whole
+              fallback or comms' 503 refusal past its limit (RATES=1000: an overload soak), that
+              Zipkin idles again (below IDLE_MAX_PERCENT % of a core, default 5, over 10 s from 5 s
+              after the load) and answers /health, and that comms still answers and its trace
+              reaches Zipkin whole
   --out FILE  the JSON results (default target/bench/MODE.json: bench.json, short.json, soak.json)
 
 Environment:
@@ -119,7 +120,7 @@ ready_ms() {
   port=$(free_ports 1)
   started=$(now_ms)
   (cd "$REPO_ROOT/$app-service" && APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port exec java \
-    "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" -XX:AOTCache=target/unpacked/app.aot -jar "$jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
+    "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" "-XX:AOTCache=$AOT_CACHE" -jar "$jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
   pid=$!
   deadline=$((started + 60000))
   until curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/actuator/health/readiness"; do

@@ -226,22 +226,26 @@ apps_stale() {
   return 1
 }
 
-# unpacked_jar MODULE [JVM_FLAGS...] : prints the path, from the module's directory, of its jar unpacked as Spring Boot recommends running it
-# (classes and libraries as plain files, as in the image), unpacking it again when the jar is newer. It is
-# ready ~1.5 s sooner than `java -jar` of the fat jar, which reads every class out of a nested jar. Next
-# to it, app.aot: Java 25's AOT cache of the classes the app loads and links up to its refreshed context,
-# made by a training run with JVM_FLAGS (a cache made with other flags is not used); run with
-# -XX:AOTCache=app.aot, the app is ready in about 60% of the time.
+# The apps' AOT caches, from each module's directory (see unpacked_jar).
+AOT_CACHE=target/unpacked/app.aot
+
+# unpacked_jar MODULE [JVM_FLAGS...] : prints the path, from the module's directory, of its jar unpacked
+# as Spring Boot recommends running it (classes and libraries as plain files, as in the image): ready
+# ~1.5 s sooner than `java -jar` of the fat jar, which reads every class out of a nested jar. Next to it,
+# $AOT_CACHE: Java 25's AOT cache of the classes the app loads and links up to its refreshed context,
+# made by a training run with JVM_FLAGS (a cache made with other flags is not used); with
+# -XX:AOTCache=$AOT_CACHE the app is ready in about 60% of the time. Both are made again when the jar
+# is newer or the flags differ.
 unpacked_jar() {
   local module=$1 fat="$REPO_ROOT/$1/target/$1.jar" dir="$REPO_ROOT/$1/target/unpacked"
   shift
   # The extracted jar keeps the build's time: the cache, made after it, tells whether all is current.
-  if [[ ! "$dir/app.aot" -nt "$fat" || "$(cat "$dir/app.aot.flags" 2>/dev/null)" != "$*" ]]; then
+  if [[ ! "$REPO_ROOT/$module/$AOT_CACHE" -nt "$fat" || "$(cat "$dir/app.aot.flags" 2>/dev/null)" != "$*" ]]; then
     rm -rf "$dir"
     java -Djarmode=tools -jar "$fat" extract --destination "$dir" >/dev/null || die "could not unpack $fat"
     # From the module's directory with the path the run uses: the cache holds the class path as given.
     (cd "$REPO_ROOT/$module" && APP_API_TOKEN=training SERVER_ADDRESS=127.0.0.1 SERVER_PORT=0 java "$@" \
-      -XX:AOTCacheOutput=target/unpacked/app.aot -Dspring.context.exit=onRefresh -jar "target/unpacked/$module.jar") >"$dir/app.aot.log" 2>&1 \
+      "-XX:AOTCacheOutput=$AOT_CACHE" -Dspring.context.exit=onRefresh -jar "target/unpacked/$module.jar") >"$dir/app.aot.log" 2>&1 \
       || die "the AOT training run of $module failed (log: $dir/app.aot.log)"
     printf '%s' "$*" >"$dir/app.aot.flags"
   fi
@@ -323,7 +327,7 @@ local_dapr_config() {
 # local_run_file --ports : instead "VARIABLE PORT" for each port dapr.yaml sets, local-up's defaults.
 local_run_file() {
   # awk reads the ports from its environment, whether or not the caller exported them.
-  (export "${LOCAL_UP_PORTS[@]}"; awk -v root="$REPO_ROOT" -v config="$1" -v jvm="${2:-}" '
+  (export "${LOCAL_UP_PORTS[@]}"; awk -v root="$REPO_ROOT" -v config="$1" -v jvm="${2:-}" -v aot="$AOT_CACHE" '
     function port(var, at, n) {
       if (config == "--ports") print var, substr($0, at, n)
       else if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 }
@@ -341,7 +345,7 @@ local_run_file() {
     $1 == "configFilePath:" { sub(/:.*/, ": " config) }
     $1 == "-" && $2 ~ /^scripts\// { sub(/scripts\//, root "/scripts/") }
     $1 == "appDirPath:" { sub(/:.*/, ": " root "/" $2) }
-    $1 == "command:" && jvm != "" { sub(/"-jar", "target\//, jvm "\"-XX:AOTCache=target/unpacked/app.aot\", \"-jar\", \"target/unpacked/") }
+    $1 == "command:" && jvm != "" { sub(/"-jar", "target\//, jvm "\"-XX:AOTCache=" aot "\", \"-jar\", \"target/unpacked/") }
     { print }
   ' "$REPO_ROOT/dapr.yaml")
 }

@@ -1,12 +1,14 @@
 package com.example.comms.greet;
 
-import java.util.concurrent.TimeoutException;
+import java.net.SocketTimeoutException;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import org.junit.jupiter.api.Test;
+
+import org.springframework.web.client.ResourceAccessException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -40,7 +42,8 @@ class GreetingServiceTest {
 	@Test
 	void countsATimeoutApartFromOtherFailures() {
 		GreetingService service = service(name -> {
-			throw new RuntimeException(new TimeoutException("no answer in 2s"));
+			// What RestClient throws when the sidecar does not answer within comms' bound.
+			throw new ResourceAccessException("I/O error on POST request", new SocketTimeoutException("Read timed out"));
 		});
 
 		assertThat(service.greet("Ada").fallback()).isTrue();
