@@ -115,9 +115,10 @@ class StitchedTraceIT {
 
 		for (String service : List.of("comms", "greeter")) {
 			assertThat(real.receiver()
-				.awaitMetric(metric -> metric.name().equals("http.server.requests") && metric.service().equals(service)
-						&& "/greet".equals(metric.attributes().get("uri")) && metric.value() > 0, Duration.ofSeconds(30)))
-				.as("%s's http.server.requests for POST /greet in %s", service, real.receiver().metrics())
+				.awaitMetric(metric -> metric.name().equals("http.server.request.duration")
+						&& metric.service().equals(service) && "/greet".equals(metric.attributes().get("http.route"))
+						&& metric.value() > 0, Duration.ofSeconds(30)))
+				.as("%s's http.server.request.duration for POST /greet in %s", service, real.receiver().metrics())
 				.get()
 				.extracting(ReceivedMetric::environment)
 				.isEqualTo(DaprStack.ENVIRONMENT);
@@ -147,7 +148,7 @@ class StitchedTraceIT {
 
 	/** The one OpenMetrics instance of the pod annotation ad.datadoghq.com/daprd.checks of a Deployment. */
 	@SuppressWarnings("unchecked")
-	private static JsonNode openMetricsCheck(String deployment) throws Exception {
+	static JsonNode openMetricsCheck(String deployment) throws Exception {
 		Path manifest = Path.of(System.getProperty("e2e.daprConfig")).resolveSibling(deployment + ".yaml");
 		for (Object document : new Yaml().loadAll(Files.readString(manifest))) {
 			Map<String, Object> object = (Map<String, Object>) document;
