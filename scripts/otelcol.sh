@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure an OpenTelemetry Collector (otelcol) with exactly the components of
-# kubernetes/components/otel-collector is built, and prints its path on stdout, alone.
+# Makes sure an OpenTelemetry Collector with exactly the components of kubernetes/components/otel-collector
+# (or, with `datadog`, of the DDOT config in datadog/) is built, and prints its path on stdout, alone.
 #
 # The OpenTelemetry Collector Builder at COLLECTOR_VERSION (scripts/versions.env) builds it from the
 # Go module proxy with the manifest scripts/otelcol/builder-config.yaml, into the tools cache, under
@@ -10,36 +10,42 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_versions
-need_version COLLECTOR_VERSION
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/otelcol.sh
+Usage: scripts/otelcol.sh [datadog]
 
 Prints the path of the otelcol binary built from scripts/otelcol/builder-config.yaml at
-COLLECTOR_VERSION (scripts/versions.env), building it if needed (the first build takes minutes).
-Progress goes to stderr; stdout carries only the path.
+COLLECTOR_VERSION (scripts/versions.env), or with `datadog` of otelcol-datadog, built from
+scripts/otelcol/datadog.yaml at DATADOG_COLLECTOR_VERSION, building it if needed (the first build takes
+minutes). Progress goes to stderr; stdout carries only the path.
 USAGE
 }
 
-parse_no_args "$@"
-
-manifest="$SCRIPTS_DIR/otelcol/builder-config.yaml"
-want="$COLLECTOR_VERSION"
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "") manifest="$SCRIPTS_DIR/otelcol/builder-config.yaml" pin=COLLECTOR_VERSION ;;
+  datadog) manifest="$SCRIPTS_DIR/otelcol/datadog.yaml" pin=DATADOG_COLLECTOR_VERSION ;;
+  *) usage >&2; die "unknown argument: $1" ;;
+esac
+need_version "$pin"
+want="${!pin}"
 [[ -f "$manifest" ]] || die "no builder manifest at $manifest"
 
 # One release for all: every v0 module and the distribution's version are the pin (v1 modules are
 # the stable twins of the same release).
 stray="$(awk -v want="v$want" '$1 == "-" && $2 == "gomod:" && $4 ~ /^v0\./ && $4 != want { print $3 " " $4 }' "$manifest")"
-[[ -z "$stray" ]] || die "$manifest has modules not at v$want (COLLECTOR_VERSION): $stray"
+[[ -z "$stray" ]] || die "$manifest has modules not at v$want ($pin): $stray"
 grep -Eq "^[[:space:]]+version:[[:space:]]+${want}[[:space:]]*$" "$manifest" \
-  || die "$manifest: dist.version is not $want (COLLECTOR_VERSION)"
+  || die "$manifest: dist.version is not $want ($pin)"
 
+name="$(awk '$1 == "name:" { print $2; exit }' "$manifest")"
+[[ -n "$name" ]] || die "$manifest: no dist.name"
 sum="$(cksum <"$manifest" | cut -d' ' -f1)"
-install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/otelcol-$want-$sum"
-target="$install_dir/otelcol"
+install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$name-$want-$sum"
+target="$install_dir/$name"
 if [[ -x "$target" ]]; then
-  log "otelcol $want found at $target"
+  log "$name $want found at $target"
   printf '%s\n' "$target"
   exit 0
 fi
@@ -52,17 +58,22 @@ mkdir -p "$install_dir"
 build_dir=""
 TMPDIR="$install_dir" make_temp_dir build_dir
 
-log "building otelcol $want with the OpenTelemetry Collector Builder (first build: minutes)"
+log "building $name $want with the OpenTelemetry Collector Builder (first build: minutes)"
 started="$(date +%s)"
+# The builder writes the sources; `go get` resolves what they import. Not the builder's own `go mod tidy`:
+# that also wants the modules of its dependencies' tests, some of which the Go module proxy refuses.
 # GOTOOLCHAIN=auto: an older Go fetches the release the generated go.mod asks for.
 (
   cd "$build_dir"
-  CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=auto "$builder" --config "$manifest" --ldflags="-s -w"
-) >&2 || die "the OpenTelemetry Collector Builder failed (see the output above)"
+  "$builder" --config "$manifest" --skip-get-modules --skip-compilation
+  cd otelcol-build
+  export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=auto
+  go get ./... && go build -trimpath -ldflags="-s -w" -o "$name" .
+) >&2 || die "building $name failed (see the output above)"
 
-tmp="$build_dir/otelcol-build/otelcol"
+tmp="$build_dir/otelcol-build/$name"
 built="$("$tmp" --version 2>/dev/null || true)"
-[[ "$built" == "otelcol version $want" ]] || die "the otelcol just built reports '$built', not version $want"
+[[ "$built" == "$name version $want" ]] || die "the $name just built reports '$built', not version $want"
 mv -f "$tmp" "$target"
-log "built otelcol $want in $(($(date +%s) - started)) s: $target"
+log "built $name $want in $(($(date +%s) - started)) s: $target"
 printf '%s\n' "$target"

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 )
 
 // A Check finds mistakes that no schema can see; it returns one error per mistake.
@@ -243,23 +244,28 @@ func (b *Bundle) agentService() (agentService, error) {
 	if s.namespace == "" {
 		return s, fmt.Errorf("%s: no metadata.namespace: the Operator's Service would land in whatever namespace kubectl defaults to", dda.ID())
 	}
-	http := func(fields ...string) string {
-		return str(dda.Map, append([]string{"spec", "features", "otlp", "receiver", "protocols", "http"}, fields...)...)
-	}
-	if http("enabled") != "true" {
+	// DDOT: the Operator gives the otel-agent container its ports (otel-http: 4318 by default), each also
+	// as the same host port, and the node-local Service the same ports.
+	if str(dda.Map, "spec", "features", "otelCollector", "enabled") != "true" {
 		return s, nil
 	}
-	endpoint := cmp.Or(http("endpoint"), "0.0.0.0:4318") // the Operator's default
-	_, port, _ := net.SplitHostPort(endpoint)
-	if s.httpPort, err = strconv.Atoi(port); err != nil {
-		return s, fmt.Errorf("%s: OTLP/HTTP endpoint %q has no port", dda.ID(), endpoint)
-	}
-	// Host port: on by default for OTLP in the Operator; its port defaults to the endpoint's.
-	if http("hostPortConfig", "enabled") != "false" {
-		if hp, _ := strconv.Atoi(http("hostPortConfig", "hostPort")); hp != 0 {
-			s.httpPort = hp // the Operator gives the Service the host port too
+	s.httpPort = 4318
+	if ports, ok := valueAt(dda.Map, "spec", "features", "otelCollector", "ports").([]any); ok {
+		for _, p := range ports {
+			if m, ok := p.(map[string]any); ok && fmt.Sprint(m["name"]) == "otel-http" {
+				s.httpPort, _ = strconv.Atoi(fmt.Sprint(m["containerPort"]))
+			}
 		}
-		s.httpHostPort = s.httpPort
+	}
+	s.httpHostPort = s.httpPort
+	// The collector's own OTLP/HTTP receiver must listen on that port.
+	var conf map[string]any
+	if err := yaml.Unmarshal([]byte(str(dda.Map, "spec", "features", "otelCollector", "conf", "configData")), &conf); err != nil {
+		return s, fmt.Errorf("%s: otelCollector.conf.configData: %v", dda.ID(), err)
+	}
+	endpoint := str(conf, "receivers", "otlp", "protocols", "http", "endpoint")
+	if _, port, _ := net.SplitHostPort(endpoint); port != strconv.Itoa(s.httpPort) {
+		return s, fmt.Errorf("%s: the collector's OTLP/HTTP receiver listens on %q, not on the otel-http port %d", dda.ID(), endpoint, s.httpPort)
 	}
 	return s, nil
 }

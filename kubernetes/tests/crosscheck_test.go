@@ -128,8 +128,8 @@ func TestCrossCheckCatches(t *testing.T) {
 	otel := func(value any, field string) breaker {
 		return set("Configuration", "dapr-config", value, "spec", "tracing", "otel", field)
 	}
-	otlpHTTP := func(value any, path ...any) breaker {
-		return set("DatadogAgent", "datadog", value, append([]any{"spec", "features", "otlp", "receiver", "protocols", "http"}, path...)...)
+	ddot := func(value any, path ...any) breaker {
+		return set("DatadogAgent", "datadog", value, append([]any{"spec", "features", "otelCollector"}, path...)...)
 	}
 	cases := []struct {
 		name    string
@@ -154,9 +154,10 @@ func TestCrossCheckCatches(t *testing.T) {
 		{"OTLPOverGRPCProtocol", CheckSidecarOTLPEndpoint, "otel.protocol", otel("grpc", "protocol")},
 		// Renaming the DatadogAgent renames the Service the Operator creates: the Configuration must follow.
 		{"RenamedDatadogAgent", CheckSidecarOTLPEndpoint, "dd-agent", set("DatadogAgent", "datadog", "dd", "metadata", "name")},
-		{"AgentWithoutOTLPHTTP", CheckSidecarOTLPEndpoint, "OTLP/HTTP", otlpHTTP(false, "enabled")},
+		{"AgentWithoutOTLPHTTP", CheckSidecarOTLPEndpoint, "OTLP/HTTP", ddot(false, "enabled")},
+		{"CollectorOnAnotherPort", CheckSidecarOTLPEndpoint, "not on the otel-http port 4318", ddot("receivers: {otlp: {protocols: {http: {endpoint: 0.0.0.0:4319}}}}", "conf", "configData")},
 		{"AppOTLPEndpointOnWrongPort", CheckAppOTLPEndpoint, "port 4317", env("greeter", "MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT", literal("MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT", "http://$(HOST_IP):4317/v1/traces"))},
-		{"AgentWithoutHostPort", CheckAppOTLPEndpoint, "no OTLP/HTTP host port", otlpHTTP(false, "hostPortConfig", "enabled")},
+		{"AgentWithoutHostPort", CheckAppOTLPEndpoint, "no OTLP/HTTP host port", ddot(false, "enabled")},
 		{"HostIPNotFromDownwardAPI", CheckAppOTLPEndpoint, "status.hostIP", env("comms", "HOST_IP", literal("HOST_IP", "127.0.0.1"))},
 		{"ContainerWithoutMemoryLimit", CheckContainerHardening, "no memory limit", container("comms", nil, "resources", "limits")},
 		{"ContainerWithoutRequests", CheckContainerHardening, "no cpu request", container("greeter", nil, "resources", "requests", "cpu")},
@@ -284,31 +285,6 @@ func TestGravitonInstanceTypes(t *testing.T) {
 	} {
 		if graviton.MatchString(typ) != arm {
 			t.Errorf("%s: Graviton %v, but recognised as %v", typ, arm, !arm)
-		}
-	}
-}
-
-// The trace-agent drops spans whose resource matches DD_APM_IGNORE_RESOURCES: the health checks, and nothing else.
-func TestAPMIgnoresHealthChecksAndNothingElse(t *testing.T) {
-	var env []corev1.EnvVar
-	if err := decode(at(fixtures(t).Datadog[0].Map, "spec", "override", "nodeAgent", "containers", "trace-agent", "env"), &env); err != nil {
-		t.Fatal(err)
-	}
-	value, _ := Env(&corev1.Container{Env: env}, "DD_APM_IGNORE_RESOURCES")
-	if value == "" || strings.Contains(value, ",") {
-		t.Fatalf("DD_APM_IGNORE_RESOURCES %q on the trace-agent container: want one expression (the Agent splits it on commas)", value)
-	}
-	re, err := regexp.Compile(value) // the trace-agent compiles it with Go's regexp too
-	if err != nil {
-		t.Fatal(err)
-	}
-	for r, dropped := range map[string]bool{
-		"GET /actuator/health/liveness": true, "GET /actuator/health/readiness": true, "GET /health": true,
-		"GET /actuator/health": true, "http get /actuator/health/{*path}": true, "HEAD /health": true,
-		"POST /greet": false, "GET /greet": false, "POST /health": false, "GET /healthcare": false, "greet": false, "GET /actuator/info": false,
-	} {
-		if re.MatchString(r) != dropped {
-			t.Errorf("resource %q: dropped %v, want %v", r, !dropped, dropped)
 		}
 	}
 }

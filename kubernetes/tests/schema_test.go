@@ -83,7 +83,7 @@ func TestStrictValidationRejectsBrokenObjects(t *testing.T) {
 		{"invalid label value", "metadata.labels", set("Deployment", "comms", "not a valid value!", "metadata", "labels", "tags.datadoghq.com/version")},
 		{"unknown field in the Dapr Configuration", "endpoint", set("Configuration", "dapr-config", "x:4318", "spec", "tracing", "otel", "endpoint")},
 		{"Dapr otel exporter without required isSecure", "isSecure", set("Configuration", "dapr-config", nil, "spec", "tracing", "otel", "isSecure")},
-		{"unknown field in the DatadogAgent", "reciever", set("DatadogAgent", "datadog", map[string]any{}, "spec", "features", "otlp", "reciever")},
+		{"unknown field in the DatadogAgent", "conff", set("DatadogAgent", "datadog", map[string]any{}, "spec", "features", "otelCollector", "conff")},
 		{"wrong type in the DatadogAgent", "enabled", set("DatadogAgent", "datadog", "yes", "spec", "features", "apm", "enabled")},
 		{"namespace on a cluster-scoped kind", "namespace", set("StorageClass", "gp3", "dapr-services", "metadata", "namespace")},
 		{"unknown kind", "Namespce", set("Namespace", "dapr-services", "Namespce", "kind")},

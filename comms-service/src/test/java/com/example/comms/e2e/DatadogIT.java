@@ -1,0 +1,374 @@
+package com.example.comms.e2e;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.function.Predicate;
+
+import com.example.comms.e2e.RealDaprStack.Greeting;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.yaml.snakeyaml.Yaml;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What Datadog receives, decoded with Datadog's own types: both sidecars and both apps export to a
+ * collector built with Datadog's exporter and connector (scripts/otelcol.sh datadog), running the DDOT
+ * config of datadog/datadog-agent.yaml, which sends to a stand-in of Datadog's intake at its real HTTP
+ * interface (scripts/datadog-intake).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class DatadogIT {
+
+	private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+	/** The exporter flushes every 10 s; APM stats wait for their 10 s bucket to close. */
+	private static final Duration EXPORT_TIMEOUT = Duration.ofSeconds(60);
+
+	private static final ObjectMapper json = new ObjectMapper();
+
+	private static final HttpClient http = HttpClient.newHttpClient();
+
+	private static final List<ManagedProcess> running = new ArrayList<>();
+
+	private static DaprStack stack;
+
+	private static String intakeUrl;
+
+	@BeforeAll
+	static void start() throws Exception {
+		Path workDir = Path.of(System.getProperty("e2e.workDir"), DatadogIT.class.getSimpleName());
+		int intakePort = DaprStack.freePort();
+		int otlpHttp = DaprStack.freePort();
+		int health = DaprStack.freePort();
+		intakeUrl = "http://127.0.0.1:" + intakePort;
+		running.add(ManagedProcess.start("datadog-intake",
+				List.of(required("e2e.datadogIntake").toString(), "-addr", "127.0.0.1:" + intakePort), Map.of(), workDir)
+			.awaitHealthy(intakeUrl + "/decoded", START_TIMEOUT));
+		Path config = writeCollectorConfig(workDir, otlpHttp, health);
+		running.add(ManagedProcess.start("otelcol-datadog",
+				List.of(required("e2e.otelcolDatadog").toString(), "--config=" + config),
+				Map.of("DD_API_KEY", "0123456789abcdef0123456789abcdef", "DD_SITE", "datadoghq.com", "DD_ENV",
+						DaprStack.ENVIRONMENT), workDir)
+			.awaitHealthy("http://127.0.0.1:" + health + "/", START_TIMEOUT));
+		stack = DaprStack.start("127.0.0.1:" + otlpHttp, workDir);
+	}
+
+	@AfterAll
+	static void stop() {
+		if (stack != null) {
+			stack.close();
+		}
+		for (int i = running.size() - 1; i >= 0; i--) {
+			running.get(i).close();
+		}
+	}
+
+	/** One greeting: one Datadog trace of its five spans, each under its parent, named as APM shows them. */
+	@Test
+	@Order(1)
+	void oneGreetingIsOneDatadogTraceWithEachSpanUnderItsParent() throws Exception {
+		Greeting greeting = RealDaprStack.greet(http, stack);
+		assertThat(greeting.fallback()).as(stack.logs()).isFalse();
+		probeHealth();
+
+		List<JsonNode> trace = awaitTrace(greeting, spans -> spans.size() >= 5);
+		assertThat(trace).as("the spans of trace %s", greeting.traceId()).hasSize(5);
+		// Root first, each span's child after it: the flame graph, top down.
+		assertThat(chain(trace, low64(greeting.callerSpanId())))
+			.as("service | operation | resource, each span the parent of the next")
+			.containsExactly("comms | http.server.request | POST /greet", "comms | client.request | http post",
+					"comms | http.client.request | POST", "greeter | server.request | CallLocal/greeter/greet",
+					"greeter | http.server.request | POST /greet");
+		for (JsonNode span : trace) {
+			assertThat(span.path("error").asInt()).isZero();
+			assertThat(span.path("meta").path("env").asText()).as("env of %s", span).isEqualTo(DaprStack.ENVIRONMENT);
+			// The apps' spans carry their version; the sidecars' none (Dapr sets only service.name).
+			assertThat(span.path("meta").path("version").asText())
+				.isEqualTo(isSidecar(span) ? "" : DaprStack.ENVIRONMENT);
+		}
+		assertThat(spans()).as("health checks are not traffic")
+			.noneMatch(span -> span.path("resource").asText().toLowerCase().contains("health"));
+	}
+
+	/** APM's requests, errors and latency per service come from these stats, computed by Datadog's connector. */
+	@Test
+	@Order(2)
+	void apmStatsCountTheGreetingsOfBothServices() throws Exception {
+		for (String service : List.of("comms", "greeter")) {
+			JsonNode group = await(() -> statsGroups().stream()
+				.filter(g -> g.path("service").asText().equals(service)
+						&& g.path("name").asText().equals("http.server.request")
+						&& g.path("resource").asText().equals("POST /greet") && g.path("topLevelHits").asLong() > 0)
+				.findFirst(), "APM stats of " + service + "'s POST /greet");
+			assertThat(group.path("hits").asLong()).isPositive();
+			assertThat(group.path("duration").asLong()).as("total duration, ns").isPositive();
+			assertThat(group.path("okSummary").asText()).as("the latency distribution").isNotEmpty();
+			assertThat(group.path("errors").asLong()).isZero();
+		}
+		for (JsonNode client : decoded().path("stats")) {
+			for (JsonNode payload : client.path("stats")) {
+				assertThat(payload.path("env").asText()).isEqualTo(DaprStack.ENVIRONMENT);
+			}
+		}
+	}
+
+	/** A fallback is an error in Datadog, counted as one by service, and its log line opens its trace. */
+	@Test
+	@Order(3)
+	void aFallbackIsAnErrorAndItsLogLineCarriesTheIdsDatadogFilesItUnder() throws Exception {
+		stack.stopGreeterApp();
+		Greeting greeting = RealDaprStack.greet(http, stack);
+		assertThat(greeting.fallback()).as(stack.logs()).isTrue();
+
+		List<JsonNode> trace = awaitTrace(greeting,
+				spans -> spans.stream().anyMatch(span -> span.path("error").asInt() == 1 && isSidecar(span))
+						&& spans.stream().anyMatch(span -> span.path("error").asInt() == 1 && !isSidecar(span)));
+		assertThat(trace).filteredOn(span -> span.path("error").asInt() == 1)
+			.extracting(span -> span.path("service").asText() + " | " + span.path("name").asText())
+			.as("the spans marked as errors")
+			.contains("comms | http.server.request", "comms | http.client.request");
+		await(() -> statsGroups().stream()
+			.filter(g -> g.path("service").asText().equals("comms") && g.path("resource").asText().equals("POST /greet")
+					&& g.path("errors").asLong() > 0)
+			.findFirst(), "an error in comms' APM stats");
+
+		List<String> lines = running.get(0).log().isEmpty() ? List.of()
+				: stack.commsApp().log().lines().filter(line -> line.contains(greeting.traceId())).toList();
+		assertThat(lines).as("comms' log lines of trace %s", greeting.traceId()).hasSize(1);
+		JsonNode line = json.readTree(lines.get(0));
+		assertThat(line.path("dd.trace_id").asText()).as("the trace Datadog filed the spans under")
+			.isEqualTo(trace.get(0).path("trace_id").asText());
+		assertThat(trace).extracting(span -> span.path("span_id").asText())
+			.as("the span of the log line, in Datadog's trace")
+			.contains(line.path("dd.span_id").asText());
+
+		JsonNode fallbacks = await(() -> series().stream()
+			.filter(s -> s.path("metric").asText().equals("comms.greeter.fallbacks"))
+			.findFirst(), "comms.greeter.fallbacks");
+		assertThat(tags(fallbacks)).contains("service:comms", "env:" + DaprStack.ENVIRONMENT,
+				"version:" + DaprStack.ENVIRONMENT).anyMatch(tag -> tag.startsWith("reason:"));
+	}
+
+	/** Every metric the dashboard and monitors of datadog/ query is one the running system sends. */
+	@Test
+	@Order(4)
+	void everyMetricTheDashboardAndMonitorsQueryIsSent() throws Exception {
+		Set<String> sent = new TreeSet<>();
+		series().forEach(s -> sent.add(s.path("metric").asText()));
+		for (JsonNode payload : decoded().path("sketches")) {
+			payload.path("sketches").forEach(s -> sent.add(s.path("metric").asText()));
+		}
+		// Datadog names the trace metrics it derives from the stats trace.<operation>[.hits|.errors|...].
+		for (JsonNode group : statsGroups()) {
+			String operation = "trace." + group.path("name").asText();
+			sent.addAll(List.of(operation, operation + ".hits", operation + ".errors", operation + ".duration"));
+		}
+		sent.addAll(sidecarMetrics("comms"));
+		sent.addAll(sidecarMetrics("greeter"));
+		assertThat(Files.readAllLines(required("e2e.queriedMetrics"))).as("metrics sent: %s", sent)
+			.isNotEmpty()
+			.allMatch(sent::contains);
+	}
+
+	/** What the intake stand-in decoded so far. */
+	private static JsonNode decoded() throws Exception {
+		return json.readTree(http.send(HttpRequest.newBuilder(URI.create(intakeUrl + "/decoded")).build(),
+				BodyHandlers.ofString()).body());
+	}
+
+	private static <T> T await(Callable<Optional<T>> probe, String what) throws Exception {
+		long deadline = System.nanoTime() + EXPORT_TIMEOUT.toNanos();
+		Optional<T> found = probe.call();
+		while (found.isEmpty() && System.nanoTime() < deadline) {
+			Thread.sleep(500);
+			found = probe.call();
+		}
+		JsonNode all = decoded();
+		assertThat(all.path("errors")).as("payloads the intake could not decode").isEmpty();
+		return found.orElseThrow(() -> new AssertionError("no " + what + " within " + EXPORT_TIMEOUT + " in "
+				+ all.toPrettyString().lines().limit(200).toList() + "\n" + stack.logs()));
+	}
+
+	/** Every span received, flattened out of its AgentPayload, TracerPayload and TraceChunk. */
+	private static List<JsonNode> spans() throws Exception {
+		List<JsonNode> spans = new ArrayList<>();
+		for (JsonNode payload : decoded().path("traces")) {
+			for (JsonNode tracer : payload.path("tracerPayloads")) {
+				for (JsonNode chunk : tracer.path("chunks")) {
+					chunk.path("spans").forEach(spans::add);
+				}
+			}
+		}
+		return spans;
+	}
+
+	/** The spans Datadog files under the greeting's trace: its id's low 64 bits. */
+	private static List<JsonNode> awaitTrace(Greeting greeting, Predicate<List<JsonNode>> complete) throws Exception {
+		String traceId = low64(greeting.traceId());
+		return await(() -> {
+			List<JsonNode> trace = spans().stream().filter(span -> span.path("trace_id").asText().equals(traceId)).toList();
+			return complete.test(trace) ? Optional.of(trace) : Optional.empty();
+		}, "complete trace " + traceId);
+	}
+
+	/** "service | operation | resource" of each span, from the one whose parent is PARENT down to the leaf. */
+	private static List<String> chain(List<JsonNode> trace, String parent) {
+		List<String> chain = new ArrayList<>();
+		String current = parent;
+		while (current != null) {
+			String parentId = current;
+			Optional<JsonNode> child = trace.stream()
+				.filter(span -> span.path("parent_id").asText().equals(parentId))
+				.findFirst();
+			child.ifPresent(span -> chain.add(span.path("service").asText() + " | " + span.path("name").asText()
+					+ " | " + span.path("resource").asText()));
+			current = child.map(span -> span.path("span_id").asText()).orElse(null);
+		}
+		return chain;
+	}
+
+	private static List<JsonNode> statsGroups() throws Exception {
+		List<JsonNode> groups = new ArrayList<>();
+		for (JsonNode payload : decoded().path("stats")) {
+			for (JsonNode client : payload.path("stats")) {
+				for (JsonNode bucket : client.path("stats")) {
+					bucket.path("stats").forEach(groups::add);
+				}
+			}
+		}
+		return groups;
+	}
+
+	private static List<JsonNode> series() throws Exception {
+		List<JsonNode> series = new ArrayList<>();
+		for (JsonNode payload : decoded().path("series")) {
+			payload.path("series").forEach(series::add);
+		}
+		return series;
+	}
+
+	private static List<String> tags(JsonNode metric) {
+		List<String> tags = new ArrayList<>();
+		metric.path("tags").forEach(tag -> tags.add(tag.asText()));
+		return tags;
+	}
+
+	private static boolean isSidecar(JsonNode span) {
+		return span.path("meta").path("otel.library.name").asText().equals("dapr-diagnostics");
+	}
+
+	private static String low64(String hex) {
+		return new BigInteger(hex, 16).mod(BigInteger.TWO.pow(64)).toString();
+	}
+
+	/** What kubelet's probes call: a sidecar's /v1.0/healthz and an app's readiness. */
+	private static void probeHealth() throws Exception {
+		for (URI probe : List.of(URI.create(stack.commsSidecarInvokeUrl("greet")).resolve("/v1.0/healthz"),
+				URI.create(stack.commsUrl("/actuator/health/readiness")))) {
+			assertThat(http.send(HttpRequest.newBuilder(probe).build(), BodyHandlers.discarding()).statusCode())
+				.as("GET %s", probe).isBetween(200, 204);
+		}
+	}
+
+	/**
+	 * The names under which the Agent's OpenMetrics check (the pod annotation in kubernetes/base) sends what
+	 * APP_ID's sidecar serves: namespace "dapr", the raw prefix dropped, counters as .count, histograms as
+	 * .bucket, .sum and .count. The Agent's checks do not run here: this is their documented naming.
+	 */
+	private static Set<String> sidecarMetrics(String appId) throws Exception {
+		JsonNode check = StitchedTraceIT.openMetricsCheck(appId);
+		String prefix = check.path("raw_metric_prefix").asText();
+		String exposition = http.send(HttpRequest.newBuilder(URI.create(stack.sidecarMetricsUrl(appId))).build(),
+				BodyHandlers.ofString()).body();
+		Set<String> names = new TreeSet<>();
+		exposition.lines().filter(line -> line.startsWith("# TYPE ")).map(line -> line.split(" ")).forEach(type -> {
+			String family = type[2];
+			boolean kept = false;
+			for (JsonNode pattern : check.path("metrics")) {
+				kept |= family.matches(prefix + pattern.asText());
+			}
+			if (kept) {
+				String name = check.path("namespace").asText() + "."
+						+ family.substring(prefix.length()).replaceFirst("_total$", "");
+				switch (type[3]) {
+					case "counter" -> names.add(name + ".count");
+					case "histogram" -> names.addAll(List.of(name + ".bucket", name + ".sum", name + ".count"));
+					default -> names.add(name);
+				}
+			}
+		});
+		return names;
+	}
+
+	/**
+	 * The DDOT config of datadog/datadog-agent.yaml, as deployed, with what differs outside the Agent: no
+	 * infraattributes processor (it reads the Agent's tagger), the test's ports, the intake stand-in's address
+	 * for all three of the exporter's endpoints, a fixed hostname, and a health check to wait on.
+	 */
+	@SuppressWarnings("unchecked")
+	private static Path writeCollectorConfig(Path dir, int otlpHttp, int health) throws IOException {
+		Yaml yaml = new Yaml();
+		Map<String, Object> agent = yaml.load(Files.readString(required("e2e.datadogAgent")));
+		Map<String, Object> otelCollector = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>) agent
+			.get("spec")).get("features")).get("otelCollector");
+		String configData = (String) ((Map<String, Object>) otelCollector.get("conf")).get("configData");
+		Map<String, Object> config = yaml.load(configData);
+		((Map<String, Object>) config.get("processors")).remove("infraattributes");
+		Map<String, Object> service = (Map<String, Object>) config.get("service");
+		for (Object pipeline : ((Map<String, Object>) service.get("pipelines")).values()) {
+			Map<String, Object> stages = (Map<String, Object>) pipeline;
+			List<Object> processors = new ArrayList<>((List<Object>) stages.getOrDefault("processors", List.of()));
+			processors.remove("infraattributes");
+			stages.put("processors", processors);
+		}
+		Map<String, Object> protocols = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>) config
+			.get("receivers")).get("otlp")).get("protocols");
+		protocols.remove("grpc");
+		protocols.put("http", Map.of("endpoint", "127.0.0.1:" + otlpHttp));
+		Map<String, Object> datadog = (Map<String, Object>) ((Map<String, Object>) config.get("exporters"))
+			.get("datadog");
+		datadog.put("hostname", "e2e-host");
+		for (String signal : List.of("traces", "metrics", "logs")) {
+			Map<String, Object> section = new LinkedHashMap<>(
+					(Map<String, Object>) datadog.getOrDefault(signal, Map.of()));
+			section.put("endpoint", intakeUrl);
+			datadog.put(signal, section);
+		}
+		config.put("extensions", Map.of("health_check", Map.of("endpoint", "127.0.0.1:" + health)));
+		service.put("extensions", List.of("health_check"));
+		service.put("telemetry", Map.of("metrics", Map.of("level", "none")));
+		return Files.writeString(Files.createDirectories(dir).resolve("otelcol-datadog.yaml"), yaml.dump(config));
+	}
+
+	private static Path required(String property) {
+		String value = System.getProperty(property);
+		if (value == null || value.contains("${") || !Files.exists(Path.of(value))) {
+			throw new IllegalStateException("System property " + property + " must name an existing path, but is "
+					+ value + " (scripts/test.sh maven builds and passes them)");
+		}
+		return Path.of(value);
+	}
+
+}
