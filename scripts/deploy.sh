@@ -5,25 +5,35 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
+# deploy.sh finds the monitors it made by this tag, which each file of datadog/monitors/ carries.
+DATADOG_PROJECT_TAG=managed-by:dapr-tracing-demo
+
 usage() {
-  cat <<'EOF'
+  cat <<EOF
 Usage: scripts/deploy.sh [--dry-run] [-h|--help]
 
 Creates the EKS cluster of eksctl/cluster.yaml if it does not exist, installs or updates what is EKS's
 or Datadog's: the gp3 StorageClass and the Datadog Operator, Secret and Agent (datadog/), then runs
 scripts/install.sh, the deploy path of every cluster, for the rest: the Dapr control plane (Helm;
-no Dapr CLI needed) and dashboard, the Dapr API token Secrets and the app with your images. About
-25 minutes the first time, 4 again.
+no Dapr CLI needed) and dashboard, the Dapr API token Secrets and the app with your images; last,
+given DATADOG_APP_KEY, Datadog's dashboard and monitors. About 25 minutes the first time, 4 again.
 
 Required environment:
-  DATADOG_API_KEY  your Datadog API key: only into the Secret datadog-secret, never printed
+  DATADOG_API_KEY  your Datadog API key: into the Secret datadog-secret (and with DATADOG_APP_KEY to
+                   Datadog's API), never printed
   IMAGE_REGISTRY   where scripts/build-images.sh pushed the images, e.g. ghcr.io/you
   IMAGE_TAG        the tag it pushed, e.g. 0.1.0 (also Datadog's version label)
+Optional:
+  DATADOG_APP_KEY  a Datadog application key: the last step then creates, or updates in place, the
+                   dashboard datadog/dashboard.json (found by its title) and each monitor of
+                   datadog/monitors/ (found by its name among those tagged $DATADOG_PROJECT_TAG)
+                   through https://api.<spec.global.site of datadog/datadog-agent.yaml>; needs curl
+                   and jq. Never printed nor on a command line. Without it the step is skipped.
 scripts/install.sh's optional settings (see its --help) are passed on. AWS credentials come from the
 AWS CLI's usual sources; kubectl's context is set to the cluster.
 
 Options:
-  --dry-run   print every command, API key masked, without running any (needs no cloud access)
+  --dry-run   print every command, keys masked, without running any (needs no cloud access)
   -h, --help  show this help
 EOF
 }
@@ -34,6 +44,7 @@ load_versions
 need_version DAPR_RUNTIME_VERSION DATADOG_OPERATOR_CHART_VERSION DAPR_DASHBOARD_CHART_VERSION
 need_tools aws eksctl kubectl helm
 need_env DATADOG_API_KEY "export your Datadog API key (Organization Settings > API Keys)"
+# shellcheck disable=SC2153 # the user's DATADOG_API_KEY, not a misspelling of DATADOG_APP_KEY
 register_secret "$DATADOG_API_KEY"
 [[ "$DATADOG_API_KEY" =~ ^[0-9a-f]{32}$ ]] ||
   warn "DATADOG_API_KEY is not 32 hexadecimal characters: an application key will not work"
@@ -55,6 +66,21 @@ AGENT_DAEMONSET="$(yaml_metadata "$AGENT_FILE" name)-agent"
 [[ -n "$CLUSTER_NAME" && -n "$AWS_REGION_OF_CLUSTER" && -n "$DATADOG_NS" && "$AGENT_DAEMONSET" != -agent ]] ||
   die "cannot read metadata.name/region of $CLUSTER_FILE or metadata.name/namespace of $AGENT_FILE"
 
+STEPS=6
+if [[ -n "${DATADOG_APP_KEY:-}" ]]; then
+  register_secret "$DATADOG_APP_KEY"
+  need_tools curl jq
+  STEPS=7
+  # spec.global.site of the DatadogAgent: the account's site, whose API is api.<site>.
+  DATADOG_SITE=$(awk '/^spec:/ { s = 1; next } /^[^ #]/ { s = 0 } s && /^  [^ #]/ { g = ($1 == "global:") }
+    s && g && $1 == "site:" { gsub(/["\047]/, "", $2); print $2; exit }' "$AGENT_FILE")
+  [[ "$DATADOG_SITE" =~ ^[a-z0-9]+([.-][a-z0-9]+)+$ ]] || die "cannot read spec.global.site of $AGENT_FILE"
+  DATADOG_FILES=(datadog/dashboard.json datadog/monitors/*.json)
+  for f in "${DATADOG_FILES[@]}"; do
+    jq -e 'type == "object"' "$f" >/dev/null 2>&1 || die "$f is not a JSON object"
+  done
+fi
+
 on_failure_hint() { echo "Resources already created keep costing money: scripts/delete-all.sh removes them all."; }
 
 gp2_is_default() { [[ "$(kubectl get storageclass gp2 --ignore-not-found \
@@ -66,7 +92,45 @@ create_api_key_secret() {
     --from-file=api-key=/dev/stdin --dry-run=client -o yaml | kubectl apply -f -
 }
 
-steps_total 6
+# The API keys go to curl on stdin (-H @-): never on a command line, on disk or in the output.
+datadog_keys_to() { printf 'DD-API-KEY: %s\nDD-APPLICATION-KEY: %s\n' "$DATADOG_API_KEY" "$DATADOG_APP_KEY" | "$@"; }
+
+# datadog_api METHOD PATH [FILE] : one call of Datadog's API v1 with FILE as its JSON body; prints the answer.
+datadog_api() {
+  local args=(curl -sS --fail-with-body --max-time 60 -H @- -X "$1")
+  [[ -z "${3:-}" ]] || args+=(-H "Content-Type: application/json" --data-binary "@$3")
+  args+=("https://api.$DATADOG_SITE/api/v1/$2")
+  run_shown "printf 'DD-API-KEY: %s\\nDD-APPLICATION-KEY: %s\\n' \"\$DATADOG_API_KEY\" \"\$DATADOG_APP_KEY\" | $(_format_cmd "${args[@]}")" \
+    datadog_keys_to "${args[@]}"
+}
+
+# datadog_list KIND [QUERY] : the KINDs (dashboard, monitor) that Datadog lists, into DATADOG_LIST (none in a dry run).
+datadog_list() {
+  DATADOG_LIST='[]'
+  if is_dry_run; then datadog_api GET "$1${2:-}"; return; fi
+  DATADOG_LIST=$(datadog_api GET "$1${2:-}") || die "Datadog's API did not list the ${1}s: $DATADOG_LIST"
+}
+
+# datadog_upsert KIND FILE KEY : PUTs FILE over the KIND of DATADOG_LIST whose KEY (title, name) is FILE's,
+# or POSTs it when there is none, so that a re-run updates it.
+datadog_upsert() {
+  local kind=$1 file=$2 key=$3 value answer id
+  value=$(jq -r --arg k "$key" '.[$k]' "$file")
+  id=$(jq -r --arg k "$key" --arg v "$value" \
+    '[if type == "object" then .dashboards[] else .[] end | select(.[$k] == $v) | .id] | first // empty' <<<"$DATADOG_LIST")
+  if [[ -n "$id" ]]; then
+    answer=$(datadog_api PUT "$kind/$id" "$file") || die "Datadog's API did not update $kind $id: $answer"
+    info "updated $kind $id: $value"
+  elif is_dry_run; then
+    note "only if none has the $key \"$value\"; else the same with -X PUT to /api/v1/$kind/<its id>:"
+    datadog_api POST "$kind" "$file"
+  else
+    answer=$(datadog_api POST "$kind" "$file") || die "Datadog's API did not create the $kind of $file: $answer"
+    info "created $kind $(jq -r .id <<<"$answer"): $value"
+  fi
+}
+
+steps_total "$STEPS"
 is_dry_run && echo "# Dry run: nothing is changed; every command is printed as it would run."
 
 step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "15-20 min to create, seconds if it exists"
@@ -106,6 +170,15 @@ run kubectl rollout status "daemonset/$AGENT_DAEMONSET" -n "$DATADOG_NS" --timeo
 
 step "Dapr, the token Secrets and the app: scripts/install.sh, the steps below" "5-9 min"
 DRY_RUN=$DRY_RUN "$SCRIPTS_DIR/install.sh" # a dry run too, when this is one
+
+if [[ -n "${DATADOG_APP_KEY:-}" ]]; then
+  step "Datadog dashboard and monitors (datadog/) on $DATADOG_SITE" "seconds"
+  datadog_list dashboard
+  datadog_upsert dashboard datadog/dashboard.json title
+  datadog_list monitor "?monitor_tags=$DATADOG_PROJECT_TAG"
+  for f in "${DATADOG_FILES[@]:1}"; do datadog_upsert monitor "$f" name; done
+fi
 steps_finished
+[[ -n "${DATADOG_APP_KEY:-}" ]] || log "Datadog dashboard and monitors (datadog/): skipped, as DATADOG_APP_KEY is not set"
 
 is_dry_run || log "Datadog APM > Services (comms, greeter); scripts/delete-all.sh when done: the cluster bills by the hour."
