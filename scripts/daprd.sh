@@ -38,7 +38,7 @@ build=(env CGO_ENABLED=0 go build -tags allcomponents -ldflags "-s -w -X $module
 # daprd --version prints the bare version, e.g. 1.18.2. The others have no such flag: their path says it.
 daprd_version() { "$1" --version 2>/dev/null | head -n1 | tr -d '[:space:]' || true; }
 
-install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$program-$want"
+install_dir="$TOOLS_DIR/$program-$want"
 [[ "$program" == daprd ]] && install_dir="${DAPR_INSTALL_DIR:-$HOME/.dapr/bin}"
 target="$install_dir/$program"
 # A daprd of another version (e.g. from `dapr init`) is replaced; the others are kept under their version.

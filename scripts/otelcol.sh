@@ -24,8 +24,10 @@ USAGE
 
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
-  "") manifest="$SCRIPTS_DIR/otelcol/builder-config.yaml" pin=COLLECTOR_VERSION ;;
-  datadog) manifest="$SCRIPTS_DIR/otelcol/datadog.yaml" pin=DATADOG_COLLECTOR_VERSION ;;
+  "") manifest="$SCRIPTS_DIR/otelcol/builder-config.yaml" pin=COLLECTOR_VERSION tidy=1 ;;
+  # The builder's `go mod tidy` also wants the modules of the Datadog modules' own tests, which the Go
+  # module proxy refuses: this one is resolved by `go get`, which takes only what is built.
+  datadog) manifest="$SCRIPTS_DIR/otelcol/datadog.yaml" pin=DATADOG_COLLECTOR_VERSION tidy=0 ;;
   *) usage >&2; die "unknown argument: $1" ;;
 esac
 need_version "$pin"
@@ -42,7 +44,7 @@ grep -Eq "^[[:space:]]+version:[[:space:]]+${want}[[:space:]]*$" "$manifest" \
 name="$(awk '$1 == "name:" { print $2; exit }' "$manifest")"
 [[ -n "$name" ]] || die "$manifest: no dist.name"
 sum="$(cksum <"$manifest" | cut -d' ' -f1)"
-install_dir="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools/$name-$want-$sum"
+install_dir="$TOOLS_DIR/$name-$want-$sum"
 target="$install_dir/$name"
 if [[ -x "$target" ]]; then
   log "$name $want found at $target"
@@ -60,15 +62,16 @@ TMPDIR="$install_dir" make_temp_dir build_dir
 
 log "building $name $want with the OpenTelemetry Collector Builder (first build: minutes)"
 started="$(date +%s)"
-# The builder writes the sources; `go get` resolves what they import. Not the builder's own `go mod tidy`:
-# that also wants the modules of its dependencies' tests, some of which the Go module proxy refuses.
 # GOTOOLCHAIN=auto: an older Go fetches the release the generated go.mod asks for.
 (
   cd "$build_dir"
-  "$builder" --config "$manifest" --skip-get-modules --skip-compilation
-  cd otelcol-build
   export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=auto
-  go get ./... && go build -trimpath -ldflags="-s -w" -o "$name" .
+  if ((tidy)); then
+    "$builder" --config "$manifest" --ldflags="-s -w"
+  else
+    "$builder" --config "$manifest" --skip-get-modules --skip-compilation
+    cd otelcol-build && go get ./... && go build -trimpath -ldflags="-s -w" -o "$name" .
+  fi
 ) >&2 || die "building $name failed (see the output above)"
 
 tmp="$build_dir/otelcol-build/$name"

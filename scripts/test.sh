@@ -14,7 +14,7 @@ Usage: scripts/test.sh [SUITE...]
 
 Runs all test suites, or only the named ones:
   maven      unit and contract tests, then end-to-end tests with real daprd sidecars and Sentry (and
-             a real OpenTelemetry Collector)
+             real OpenTelemetry Collectors, one with Datadog's exporter and connector)
   local      the local run: local-up, load, local-down, dapr.yaml, bench --short, on free ports
   manifests  Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
   lint       ShellCheck, actionlint and the bash tests of the scripts
@@ -39,17 +39,20 @@ done
 
 need_tools java go curl jq python3
 use_java_25
+load_versions
+need_version DATADOG_CHECKS_BASE_VERSION
 cd "$REPO_ROOT"
 
 # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
 suite_maven() {
-  local daprd sentry otelcol otelcol_datadog intake="$REPO_ROOT/target/datadog-intake"
-  log "daprd, sentry, the collectors and Datadog's intake stand-in (first builds on a new machine: about 6, 2.5 and 4 minutes)"
+  local daprd sentry otelcol otelcol_datadog checks intake="$REPO_ROOT/target/datadog-intake"
+  log "daprd, sentry, the collectors, Datadog's intake stand-in and check code (first builds on a new machine: about 6, 2.5 and 4 minutes)"
   daprd="$("$SCRIPTS_DIR/daprd.sh")" && sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" && otelcol="$("$SCRIPTS_DIR/otelcol.sh")" &&
     otelcol_datadog="$("$SCRIPTS_DIR/otelcol.sh" datadog)" &&
-    (cd "$SCRIPTS_DIR/datadog-intake" && go build -o "$intake" .) || return 1
+    checks="$(pip_venv "datadog-checks-base-$DATADOG_CHECKS_BASE_VERSION" "datadog-checks-base[deps]==$DATADOG_CHECKS_BASE_VERSION")" &&
+    (cd "$SCRIPTS_DIR/datadog/intake" && go build -o "$intake" .) || return 1
   ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dotelcol.path="$otelcol" \
-    -DotelcolDatadog.path="$otelcol_datadog" -DdatadogIntake.path="$intake"
+    -DotelcolDatadog.path="$otelcol_datadog" -DdatadogIntake.path="$intake" -DdatadogChecks.python="$checks/bin/python"
 }
 suite_local() { "$SCRIPTS_DIR/tests/local/run.sh"; }
 suite_soak() { "$SCRIPTS_DIR/bench.sh" --soak; }

@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,6 +18,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import com.example.comms.e2e.RealDaprStack.Greeting;
@@ -36,7 +38,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * What Datadog receives, decoded with Datadog's own types: both sidecars and both apps export to a
  * collector built with Datadog's exporter and connector (scripts/otelcol.sh datadog), running the DDOT
  * config of datadog/datadog-agent.yaml, which sends to a stand-in of Datadog's intake at its real HTTP
- * interface (scripts/datadog-intake).
+ * interface (scripts/datadog/intake). The sidecars' metrics, which the Agent scrapes itself, go through
+ * the Agent's own OpenMetrics check.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DatadogIT {
@@ -293,33 +296,20 @@ class DatadogIT {
 	}
 
 	/**
-	 * The names under which the Agent's OpenMetrics check (the pod annotation in kubernetes/base) sends what
-	 * APP_ID's sidecar serves: namespace "dapr", the raw prefix dropped, counters as .count, histograms as
-	 * .bucket, .sum and .count. The Agent's checks do not run here: this is their documented naming.
+	 * The metrics the Agent's OpenMetrics check (the pod annotation in kubernetes/base) sends from APP_ID's
+	 * sidecar: the check itself, Datadog's code (scripts/datadog/openmetrics_check.py), run once on the sidecar.
 	 */
-	private static Set<String> sidecarMetrics(String appId) throws Exception {
-		JsonNode check = StitchedTraceIT.openMetricsCheck(appId);
-		String prefix = check.path("raw_metric_prefix").asText();
-		String exposition = http.send(HttpRequest.newBuilder(URI.create(stack.sidecarMetricsUrl(appId))).build(),
-				BodyHandlers.ofString()).body();
-		Set<String> names = new TreeSet<>();
-		exposition.lines().filter(line -> line.startsWith("# TYPE ")).map(line -> line.split(" ")).forEach(type -> {
-			String family = type[2];
-			boolean kept = false;
-			for (JsonNode pattern : check.path("metrics")) {
-				kept |= family.matches(prefix + pattern.asText());
-			}
-			if (kept) {
-				String name = check.path("namespace").asText() + "."
-						+ family.substring(prefix.length()).replaceFirst("_total$", "");
-				switch (type[3]) {
-					case "counter" -> names.add(name + ".count");
-					case "histogram" -> names.addAll(List.of(name + ".bucket", name + ".sum", name + ".count"));
-					default -> names.add(name);
-				}
-			}
-		});
-		return names;
+	private static List<String> sidecarMetrics(String appId) throws Exception {
+		String instance = StitchedTraceIT.openMetricsCheck(appId).toString()
+			.replace("http://%%host%%:9090/metrics", stack.sidecarMetricsUrl(appId));
+		Process check = new ProcessBuilder(required("e2e.datadogChecksPython").toString(),
+				required("e2e.openMetricsCheck").toString(), instance)
+			.redirectErrorStream(true)
+			.start();
+		String output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+		assertThat(check.waitFor(60, TimeUnit.SECONDS) && check.exitValue() == 0)
+			.as("the OpenMetrics check on %s's sidecar: %s", appId, output).isTrue();
+		return output.lines().toList();
 	}
 
 	/**

@@ -1,4 +1,4 @@
-module github.com/example/dapr-tracing-demo/datadog/intake
+module github.com/example/dapr-tracing-demo/scripts/datadog/intake
 
 go 1.26
 
