@@ -174,10 +174,10 @@ class DatadogIT {
 				"version:" + DaprStack.ENVIRONMENT).anyMatch(tag -> tag.startsWith("reason:"));
 	}
 
-	/** Every metric the dashboard and monitors of datadog/ query is one the running system sends. */
+	/** The metrics the READMEs name, and every one the dashboard and monitors of datadog/ query, are sent. */
 	@Test
 	@Order(4)
-	void everyMetricTheDashboardAndMonitorsQueryIsSent() throws Exception {
+	void theMetricsTheReadmesNameAndEveryOneTheDashboardAndMonitorsQueryAreSent() throws Exception {
 		Set<String> sent = new TreeSet<>();
 		series().forEach(s -> sent.add(s.path("metric").asText()));
 		for (JsonNode payload : decoded().path("sketches")) {
@@ -190,6 +190,10 @@ class DatadogIT {
 		}
 		sent.addAll(sidecarMetrics("comms"));
 		sent.addAll(sidecarMetrics("greeter"));
+		// The names the READMEs give.
+		assertThat(sent).contains("http.server.request.duration", "http.client.requests", "comms.greeter.fallbacks",
+				"jvm.memory.used", "dapr.http_server_request_count.count",
+				"dapr.runtime_service_invocation_res_recv_latency_ms.sum", "dapr.resiliency_cb_state");
 		assertThat(Files.readAllLines(required("e2e.queriedMetrics"))).as("metrics sent: %s", sent)
 			.isNotEmpty()
 			.allMatch(sent::contains);
