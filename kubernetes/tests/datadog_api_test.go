@@ -429,14 +429,7 @@ func daprMetricErrors(b *Bundle, bodies datadogBodies) []error {
 
 // openMetricsKeeps: the openmetrics instance of an Autodiscovery annotation sends metric (namespace.name).
 func openMetricsKeeps(annotation, metric string) bool {
-	var checks struct {
-		OpenMetrics struct {
-			Instances []struct {
-				Namespace string   `json:"namespace"`
-				Metrics   []string `json:"metrics"`
-			} `json:"instances"`
-		} `json:"openmetrics"`
-	}
+	var checks openMetricsChecks
 	if json.Unmarshal([]byte(annotation), &checks) != nil {
 		return false
 	}

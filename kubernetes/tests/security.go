@@ -446,14 +446,7 @@ func CheckDatadogScrapesSidecars(b *Bundle) []error {
 			}
 		}
 		key := "ad.datadoghq.com/" + sidecar.Name + ".checks"
-		var checks struct {
-			OpenMetrics struct {
-				Instances []struct {
-					Endpoint string   `json:"openmetrics_endpoint"`
-					Metrics  []string `json:"metrics"`
-				} `json:"instances"`
-			} `json:"openmetrics"`
-		}
+		var checks openMetricsChecks
 		if err := json.Unmarshal([]byte(d.Annotation(key)), &checks); err != nil {
 			errs = append(errs, d.errorf("annotation %s is not the JSON of Datadog checks: %v", key, err))
 			continue
@@ -465,4 +458,15 @@ func CheckDatadogScrapesSidecars(b *Bundle) []error {
 		}
 	}
 	return errs
+}
+
+// openMetricsChecks is the JSON of an ad.datadoghq.com/<container>.checks annotation, as far as the checks read it.
+type openMetricsChecks struct {
+	OpenMetrics struct {
+		Instances []struct {
+			Endpoint  string   `json:"openmetrics_endpoint"`
+			Namespace string   `json:"namespace"`
+			Metrics   []string `json:"metrics"`
+		} `json:"instances"`
+	} `json:"openmetrics"`
 }

@@ -48,7 +48,7 @@ class CollectorPipelineIT {
 
 	private final HttpClient http = HttpClient.newHttpClient();
 
-	private final Path configs = requiredPath("e2e.collectorConfigs");
+	private final Path configs = DaprStack.required("e2e.collectorConfigs");
 
 	/** The endpoints of both collectors, free loopback ports; each config reads the ones it uses. */
 	private record Endpoints(int agentHttp, int agentHealth, int gatewayGrpc, int gatewayHealth) {
@@ -273,16 +273,7 @@ class CollectorPipelineIT {
 	}
 
 	private static String otelcol() {
-		return requiredPath("e2e.otelcol").toString();
-	}
-
-	private static Path requiredPath(String property) {
-		String value = System.getProperty(property);
-		if (value == null || value.contains("${") || !Files.exists(Path.of(value))) {
-			throw new IllegalStateException("System property " + property + " must name an existing path, but is "
-					+ value + " (scripts/test.sh maven passes -Dotelcol.path=$(scripts/otelcol.sh))");
-		}
-		return Path.of(value);
+		return DaprStack.required("e2e.otelcol").toString();
 	}
 
 	private static <T> List<T> concat(List<T> first, List<T> second) {

@@ -146,7 +146,7 @@ final class DaprStack implements AutoCloseable {
 
 	/** The Resiliency kubectl apply -k kubernetes/ deploys: kubernetes/components/resiliency/resiliency.yaml. */
 	static Path resiliencyFile() {
-		Path file = requiredFile("e2e.daprConfig").toAbsolutePath()
+		Path file = required("e2e.daprConfig").toAbsolutePath()
 			.getParent()
 			.resolveSibling(Path.of("components", "resiliency", "resiliency.yaml"));
 		if (!Files.isRegularFile(file)) {
@@ -220,7 +220,7 @@ final class DaprStack implements AutoCloseable {
 		env.put("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=" + ENVIRONMENT + ",service.version=e2e");
 		String java = ProcessHandle.current().info().command().orElse("java");
 		List<String> command = List.of(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar",
-				requiredFile(jarProperty).toString());
+				required(jarProperty).toString());
 		return track(ManagedProcess.start(node.appId + "-app", command, env, this.workDir)
 			.awaitHealthy("http://127.0.0.1:" + node.appPort + "/actuator/health/readiness", START_TIMEOUT));
 	}
@@ -228,7 +228,7 @@ final class DaprStack implements AutoCloseable {
 	/** Dapr's certificate authority, with a new root of its own making, which the sidecars then trust. */
 	private void startSentry() throws IOException {
 		Path credentials = Files.createDirectories(this.workDir.resolve("sentry"));
-		List<String> command = List.of(requiredFile("e2e.sentry").toString(), "--issuer-credentials",
+		List<String> command = List.of(required("e2e.sentry").toString(), "--issuer-credentials",
 				credentials.toString(), "--trust-domain", "localhost", "--listen-address", "127.0.0.1", "--port",
 				String.valueOf(this.sentryPort), "--healthz-listen-address", "127.0.0.1", "--healthz-port",
 				String.valueOf(this.sentryHealthPort), "--enable-metrics=false", "--config", this.config.toString(),
@@ -240,7 +240,7 @@ final class DaprStack implements AutoCloseable {
 
 	/** Not dapr.yaml: these sidecars use the cluster's Configuration, OTLP, a Sentry on a free port and an intruder. */
 	private ManagedProcess startSidecar(Node node) {
-		List<String> command = new ArrayList<>(List.of(requiredFile("e2e.daprd").toString(), "--app-id", node.appId,
+		List<String> command = new ArrayList<>(List.of(required("e2e.daprd").toString(), "--app-id", node.appId,
 				"--dapr-http-port", String.valueOf(node.httpPort), "--dapr-grpc-port", String.valueOf(node.grpcPort),
 				"--dapr-internal-grpc-port", String.valueOf(node.internalGrpcPort), "--metrics-port",
 				String.valueOf(node.metricsPort), "--dapr-listen-addresses", "127.0.0.1",
@@ -266,7 +266,7 @@ final class DaprStack implements AutoCloseable {
 	@SuppressWarnings("unchecked")
 	private Path writeConfig(Path dir) throws IOException {
 		Yaml yaml = new Yaml();
-		Map<String, Object> configuration = yaml.load(Files.readString(requiredFile("e2e.daprConfig")));
+		Map<String, Object> configuration = yaml.load(Files.readString(required("e2e.daprConfig")));
 		Map<String, Object> metadata = (Map<String, Object>) configuration.get("metadata");
 		metadata.remove("namespace");
 		Map<String, Object> spec = (Map<String, Object>) configuration.get("spec");
@@ -309,12 +309,15 @@ final class DaprStack implements AutoCloseable {
 		}
 	}
 
-	private static Path requiredFile(String property) {
+	/**
+	 * The path a system property of the pom names: a tool scripts/test.sh maven builds and passes (e.g.
+	 * -Ddaprd.path=$(scripts/daprd.sh)), or a file of the repository.
+	 */
+	static Path required(String property) {
 		String value = System.getProperty(property);
-		if (value == null || !Files.isRegularFile(Path.of(value))) {
-			throw new IllegalStateException("System property " + property + " must name an existing file, but is "
-					+ value + (property.equals("e2e.daprd") || property.equals("e2e.sentry")
-							? " (scripts/daprd.sh [sentry] builds or finds it; pass -Ddaprd.path=... -Dsentry.path=...)" : ""));
+		if (value == null || value.contains("${") || !Files.exists(Path.of(value))) {
+			throw new IllegalStateException("System property " + property + " must name an existing path, but is "
+					+ value + " (scripts/test.sh maven builds the tools and passes their paths)");
 		}
 		return Path.of(value);
 	}

@@ -49,6 +49,12 @@ class DatadogIT {
 	/** The exporter flushes every 10 s; APM stats wait for their 10 s bucket to close. */
 	private static final Duration EXPORT_TIMEOUT = Duration.ofSeconds(60);
 
+	/** Spans in their AgentPayload, TracerPayload and TraceChunk. */
+	private static final String[] SPANS = { "traces", "tracerPayloads", "chunks", "spans" };
+
+	/** Grouped stats in their StatsPayload, ClientStatsPayload and bucket. */
+	private static final String[] STATS = { "stats", "stats", "stats", "stats" };
+
 	private static final ObjectMapper json = new ObjectMapper();
 
 	private static final HttpClient http = HttpClient.newHttpClient();
@@ -67,11 +73,11 @@ class DatadogIT {
 		int health = DaprStack.freePort();
 		intakeUrl = "http://127.0.0.1:" + intakePort;
 		running.add(ManagedProcess.start("datadog-intake",
-				List.of(required("e2e.datadogIntake").toString(), "-addr", "127.0.0.1:" + intakePort), Map.of(), workDir)
+				List.of(DaprStack.required("e2e.datadogIntake").toString(), "-addr", "127.0.0.1:" + intakePort), Map.of(), workDir)
 			.awaitHealthy(intakeUrl + "/decoded", START_TIMEOUT));
 		Path config = writeCollectorConfig(workDir, otlpHttp, health);
 		running.add(ManagedProcess.start("otelcol-datadog",
-				List.of(required("e2e.otelcolDatadog").toString(), "--config=" + config),
+				List.of(DaprStack.required("e2e.otelcolDatadog").toString(), "--config=" + config),
 				Map.of("DD_API_KEY", "0123456789abcdef0123456789abcdef", "DD_SITE", "datadoghq.com", "DD_ENV",
 						DaprStack.ENVIRONMENT), workDir)
 			.awaitHealthy("http://127.0.0.1:" + health + "/", START_TIMEOUT));
@@ -111,7 +117,7 @@ class DatadogIT {
 			assertThat(span.path("meta").path("version").asText())
 				.isEqualTo(isSidecar(span) ? "" : DaprStack.ENVIRONMENT);
 		}
-		assertThat(spans()).as("health checks are not traffic")
+		assertThat(received(SPANS)).as("health checks are not traffic")
 			.noneMatch(span -> span.path("resource").asText().toLowerCase().contains("health"));
 	}
 
@@ -120,7 +126,7 @@ class DatadogIT {
 	@Order(2)
 	void apmStatsCountTheGreetingsOfBothServices() throws Exception {
 		for (String service : List.of("comms", "greeter")) {
-			JsonNode group = await(() -> statsGroups().stream()
+			JsonNode group = await(() -> received(STATS).stream()
 				.filter(g -> g.path("service").asText().equals(service)
 						&& g.path("name").asText().equals("http.server.request")
 						&& g.path("resource").asText().equals("POST /greet") && g.path("topLevelHits").asLong() > 0)
@@ -130,11 +136,8 @@ class DatadogIT {
 			assertThat(group.path("okSummary").asText()).as("the latency distribution").isNotEmpty();
 			assertThat(group.path("errors").asLong()).isZero();
 		}
-		for (JsonNode client : decoded().path("stats")) {
-			for (JsonNode payload : client.path("stats")) {
-				assertThat(payload.path("env").asText()).isEqualTo(DaprStack.ENVIRONMENT);
-			}
-		}
+		assertThat(received("stats", "stats")).extracting(client -> client.path("env").asText())
+			.containsOnly(DaprStack.ENVIRONMENT);
 	}
 
 	/** A fallback is an error in Datadog, counted as one by service, and its log line opens its trace. */
@@ -152,7 +155,7 @@ class DatadogIT {
 			.extracting(span -> span.path("service").asText() + " | " + span.path("name").asText())
 			.as("the spans marked as errors")
 			.contains("comms | http.server.request", "comms | http.client.request");
-		await(() -> statsGroups().stream()
+		await(() -> received(STATS).stream()
 			.filter(g -> g.path("service").asText().equals("comms") && g.path("resource").asText().equals("POST /greet")
 					&& g.path("errors").asLong() > 0)
 			.findFirst(), "an error in comms' APM stats");
@@ -167,7 +170,7 @@ class DatadogIT {
 			.as("the span of the log line, in Datadog's trace")
 			.contains(line.path("dd.span_id").asText());
 
-		JsonNode fallbacks = await(() -> series().stream()
+		JsonNode fallbacks = await(() -> received("series", "series").stream()
 			.filter(s -> s.path("metric").asText().equals("comms.greeter.fallbacks"))
 			.findFirst(), "comms.greeter.fallbacks");
 		assertThat(tags(fallbacks)).contains("service:comms", "env:" + DaprStack.ENVIRONMENT,
@@ -179,12 +182,10 @@ class DatadogIT {
 	@Order(4)
 	void theMetricsTheReadmesNameAndEveryOneTheDashboardAndMonitorsQueryAreSent() throws Exception {
 		Set<String> sent = new TreeSet<>();
-		series().forEach(s -> sent.add(s.path("metric").asText()));
-		for (JsonNode payload : decoded().path("sketches")) {
-			payload.path("sketches").forEach(s -> sent.add(s.path("metric").asText()));
-		}
+		received("series", "series").forEach(s -> sent.add(s.path("metric").asText()));
+		received("sketches", "sketches").forEach(s -> sent.add(s.path("metric").asText()));
 		// Datadog names the trace metrics it derives from the stats trace.<operation>[.hits|.errors|...].
-		for (JsonNode group : statsGroups()) {
+		for (JsonNode group : received(STATS)) {
 			String operation = "trace." + group.path("name").asText();
 			sent.addAll(List.of(operation, operation + ".hits", operation + ".errors", operation + ".duration"));
 		}
@@ -194,7 +195,7 @@ class DatadogIT {
 		assertThat(sent).contains("http.server.request.duration", "http.client.requests", "comms.greeter.fallbacks",
 				"jvm.memory.used", "dapr.http_server_request_count.count",
 				"dapr.runtime_service_invocation_res_recv_latency_ms.sum", "dapr.resiliency_cb_state");
-		assertThat(Files.readAllLines(required("e2e.queriedMetrics"))).as("metrics sent: %s", sent)
+		assertThat(Files.readAllLines(DaprStack.required("e2e.queriedMetrics"))).as("metrics sent: %s", sent)
 			.isNotEmpty()
 			.allMatch(sent::contains);
 	}
@@ -203,6 +204,17 @@ class DatadogIT {
 	private static JsonNode decoded() throws Exception {
 		return json.readTree(http.send(HttpRequest.newBuilder(URI.create(intakeUrl + "/decoded")).build(),
 				BodyHandlers.ofString()).body());
+	}
+
+	/** What the intake decoded, flattened along a path of arrays, e.g. {@link #SPANS}. */
+	private static List<JsonNode> received(String... path) throws Exception {
+		List<JsonNode> level = List.of(decoded());
+		for (String field : path) {
+			List<JsonNode> next = new ArrayList<>();
+			level.forEach(node -> node.path(field).forEach(next::add));
+			level = next;
+		}
+		return level;
 	}
 
 	private static <T> T await(Callable<Optional<T>> probe, String what) throws Exception {
@@ -218,24 +230,11 @@ class DatadogIT {
 				+ all.toPrettyString().lines().limit(200).toList() + "\n" + stack.logs()));
 	}
 
-	/** Every span received, flattened out of its AgentPayload, TracerPayload and TraceChunk. */
-	private static List<JsonNode> spans() throws Exception {
-		List<JsonNode> spans = new ArrayList<>();
-		for (JsonNode payload : decoded().path("traces")) {
-			for (JsonNode tracer : payload.path("tracerPayloads")) {
-				for (JsonNode chunk : tracer.path("chunks")) {
-					chunk.path("spans").forEach(spans::add);
-				}
-			}
-		}
-		return spans;
-	}
-
 	/** The spans Datadog files under the greeting's trace: its id's low 64 bits. */
 	private static List<JsonNode> awaitTrace(Greeting greeting, Predicate<List<JsonNode>> complete) throws Exception {
 		String traceId = low64(greeting.traceId());
 		return await(() -> {
-			List<JsonNode> trace = spans().stream().filter(span -> span.path("trace_id").asText().equals(traceId)).toList();
+			List<JsonNode> trace = received(SPANS).stream().filter(span -> span.path("trace_id").asText().equals(traceId)).toList();
 			return complete.test(trace) ? Optional.of(trace) : Optional.empty();
 		}, "complete trace " + traceId);
 	}
@@ -254,26 +253,6 @@ class DatadogIT {
 			current = child.map(span -> span.path("span_id").asText()).orElse(null);
 		}
 		return chain;
-	}
-
-	private static List<JsonNode> statsGroups() throws Exception {
-		List<JsonNode> groups = new ArrayList<>();
-		for (JsonNode payload : decoded().path("stats")) {
-			for (JsonNode client : payload.path("stats")) {
-				for (JsonNode bucket : client.path("stats")) {
-					bucket.path("stats").forEach(groups::add);
-				}
-			}
-		}
-		return groups;
-	}
-
-	private static List<JsonNode> series() throws Exception {
-		List<JsonNode> series = new ArrayList<>();
-		for (JsonNode payload : decoded().path("series")) {
-			payload.path("series").forEach(series::add);
-		}
-		return series;
 	}
 
 	private static List<String> tags(JsonNode metric) {
@@ -306,8 +285,8 @@ class DatadogIT {
 	private static List<String> sidecarMetrics(String appId) throws Exception {
 		String instance = StitchedTraceIT.openMetricsCheck(appId).toString()
 			.replace("http://%%host%%:9090/metrics", stack.sidecarMetricsUrl(appId));
-		Process check = new ProcessBuilder(required("e2e.datadogChecksPython").toString(),
-				required("e2e.openMetricsCheck").toString(), instance)
+		Process check = new ProcessBuilder(DaprStack.required("e2e.datadogChecksPython").toString(),
+				DaprStack.required("e2e.openMetricsCheck").toString(), instance)
 			.redirectErrorStream(true)
 			.start();
 		String output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -324,7 +303,7 @@ class DatadogIT {
 	@SuppressWarnings("unchecked")
 	private static Path writeCollectorConfig(Path dir, int otlpHttp, int health) throws IOException {
 		Yaml yaml = new Yaml();
-		Map<String, Object> agent = yaml.load(Files.readString(required("e2e.datadogAgent")));
+		Map<String, Object> agent = yaml.load(Files.readString(DaprStack.required("e2e.datadogAgent")));
 		Map<String, Object> otelCollector = (Map<String, Object>) ((Map<String, Object>) ((Map<String, Object>) agent
 			.get("spec")).get("features")).get("otelCollector");
 		String configData = (String) ((Map<String, Object>) otelCollector.get("conf")).get("configData");
@@ -354,15 +333,6 @@ class DatadogIT {
 		service.put("extensions", List.of("health_check"));
 		service.put("telemetry", Map.of("metrics", Map.of("level", "none")));
 		return Files.writeString(Files.createDirectories(dir).resolve("otelcol-datadog.yaml"), yaml.dump(config));
-	}
-
-	private static Path required(String property) {
-		String value = System.getProperty(property);
-		if (value == null || value.contains("${") || !Files.exists(Path.of(value))) {
-			throw new IllegalStateException("System property " + property + " must name an existing path, but is "
-					+ value + " (scripts/test.sh maven builds and passes them)");
-		}
-		return Path.of(value);
 	}
 
 }
