@@ -1,0 +1,285 @@
+package manifests
+
+import (
+	"errors"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// The overlay scripts/install.sh writes over kubernetes/ (scripts/tests/install_test.sh checks it writes these lines).
+const installOverlay = `images:
+  - name: comms-service
+    newName: registry.example.com/team/comms-service
+    newTag: "1.2.3"
+  - name: greeter-service
+    newName: registry.example.com/team/greeter-service
+    newTag: "1.2.3"
+`
+const installVersionLabel = `labels:
+  - pairs:
+      tags.datadoghq.com/version: "1.2.3"
+    includeTemplates: true
+`
+
+type fixtures struct {
+	*Bundle // of kubectl apply -k kubernetes/, shared: Copy it before changing it
+	schemas *Schemas
+}
+
+// Loaded once per test binary.
+var loadFixtures = sync.OnceValues(func() (*fixtures, error) {
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return nil, err
+	}
+	app, err := Render(filepath.Join(repo, "kubernetes"), "")
+	if err != nil {
+		return nil, err
+	}
+	f := &fixtures{}
+	if f.Bundle, err = LoadBundle(repo, app); err != nil {
+		return nil, err
+	}
+	f.schemas, err = LoadSchemas(f.Versions)
+	return f, err
+})
+
+func fix(t *testing.T) *fixtures {
+	t.Helper()
+	f, err := loadFixtures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// render renders a kustomization of the repository with more kustomization lines.
+func render(t *testing.T, base, extra string) []Object {
+	t.Helper()
+	objs, err := Render(filepath.Join(fix(t).Repo, base), extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func requireNoErrors(t *testing.T, what string, errs []error) {
+	t.Helper()
+	for _, e := range errs {
+		t.Errorf("%s: %v", what, e)
+	}
+}
+
+// requireError wants errs to mention want.
+func requireError(t *testing.T, errs []error, want string) {
+	t.Helper()
+	if len(errs) == 0 {
+		t.Fatalf("not caught: want an error about %q", want)
+	}
+	t.Logf("caught: %v", errs)
+	if !strings.Contains(errors.Join(errs...).Error(), want) {
+		t.Errorf("the errors do not mention %q: %v", want, errs)
+	}
+}
+
+// at returns the value at a path of keys and list indexes.
+func at(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			v = v.(map[string]any)[k]
+		case int:
+			v = v.([]any)[k]
+		}
+	}
+	return v
+}
+
+// setPath puts value at a path of keys and list indexes; nil deletes the key.
+func setPath(v, value any, path ...any) {
+	parent, last := at(v, path[:len(path)-1]...), path[len(path)-1]
+	if i, ok := last.(int); ok {
+		parent.([]any)[i] = value
+	} else if value == nil {
+		delete(parent.(map[string]any), last.(string))
+	} else {
+		parent.(map[string]any)[last.(string)] = value
+	}
+}
+
+// find returns the manifest of that kind and name.
+func find(t *testing.T, objs []Object, kind, name string) map[string]any {
+	if i := slices.IndexFunc(objs, func(o Object) bool { return o.ID() == kind+"/"+name }); i >= 0 {
+		return objs[i].Map
+	}
+	t.Fatalf("no %s %s", kind, name)
+	return nil
+}
+
+// A breaker breaks one thing in a copy of the bundle.
+type breaker func(t *testing.T, b *Bundle)
+
+// set puts value (nil deletes) at path in the object kind/name of the bundle.
+func set(kind, name string, value any, path ...any) breaker {
+	return func(t *testing.T, b *Bundle) {
+		setPath(find(t, append([]Object{b.Datadog, b.Storage, b.Cluster}, b.App...), kind, name), value, path...)
+	}
+}
+
+func annotate(dep, key string, value any) breaker {
+	return set("Deployment", dep, value, "spec", "template", "metadata", "annotations", key)
+}
+
+// prop sets a property of an app's application.yaml.
+func prop(module, key string, value any) breaker {
+	return func(t *testing.T, b *Bundle) {
+		if err := unstructured.SetNestedField(b.Props[module], value, strings.Split(key, ".")...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// env sets a literal env var of a Deployment's app container, at the end ("" deletes it).
+func env(dep, name, value string) breaker {
+	return func(t *testing.T, b *Bundle) {
+		c := at(find(t, b.App, "Deployment", dep), "spec", "template", "spec", "containers", 0).(map[string]any)
+		c["env"] = slices.DeleteFunc(c["env"].([]any), func(v any) bool { return at(v, "name") == name })
+		if value != "" {
+			c["env"] = append(c["env"].([]any), map[string]any{"name": name, "value": value})
+		}
+	}
+}
+
+func addon(name string, value any, path ...any) breaker {
+	return func(t *testing.T, b *Bundle) {
+		for _, a := range at(b.Cluster.Map, "addons").([]any) {
+			if at(a, "name") == name {
+				setPath(a, value, path...)
+			}
+		}
+	}
+}
+
+func ddot(value any, path ...any) breaker {
+	return set("DatadogAgent", "datadog", value, append([]any{"spec", "features", "otelCollector"}, path...)...)
+}
+
+// expectCaught wants check to pass on b and to report want on a copy of b broken by breakIt.
+func expectCaught(t *testing.T, b *Bundle, check Check, want string, breakIt breaker) {
+	t.Helper()
+	if errs := check(b); len(errs) != 0 {
+		t.Fatalf("the check fails on the unbroken repository: %v", errs)
+	}
+	broken := b.Copy()
+	breakIt(t, broken)
+	requireError(t, check(broken), want)
+}
+
+// Every check passes on kubernetes/ and on it under scripts/install.sh's overlay.
+func TestChecksPassOnTheRepository(t *testing.T) {
+	overlay, err := LoadBundle(fix(t).Repo, render(t, "kubernetes", installOverlay+installVersionLabel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for label, b := range map[string]*Bundle{"kubernetes/": fix(t).Bundle, "install.sh's overlay": overlay} {
+		for _, n := range slices.Sorted(maps.Keys(Checks)) {
+			t.Run(label+"/"+n, func(t *testing.T) { requireNoErrors(t, n, Checks[n](b)) })
+		}
+	}
+}
+
+// Each check catches each broken copy (each case: a mistake it exists for).
+func TestChecksCatchBrokenCopies(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		check   Check
+		want    string
+		breakIt breaker
+	}{
+		{"WrongAppPort", CheckAppPorts, "dapr.io/app-port", annotate("greeter", "dapr.io/app-port", "8081")},
+		{"ServerPortChangedInApplicationYaml", CheckAppPorts, "server.port 9090", prop("greeter-service", "server.port", int64(9090))},
+		{"ServerPortOverriddenByEnv", CheckAppPorts, "server.port 8081", env("comms", "SERVER_PORT", "8081")},
+		{"ServiceTargetingAnotherPort", CheckAppPorts, "service greeter-service", set("Service", "greeter-service", "metrics", "spec", "ports", 0, "targetPort")},
+		{"OTLPEndpointInWrongNamespace", CheckSidecarOTLPEndpoint, "node-local Service", set("Configuration", "dapr-config", "datadog-agent.datadog.svc.cluster.local:4318", "spec", "tracing", "otel", "endpointAddress")},
+		// The Operator names its Service after the DatadogAgent: the Configuration must follow a rename.
+		{"RenamedDatadogAgent", CheckSidecarOTLPEndpoint, "dd-agent", set("DatadogAgent", "datadog", "dd", "metadata", "name")},
+		{"AgentWithoutOTLP", CheckSidecarOTLPEndpoint, "takes no OTLP traces", ddot(false, "enabled")},
+		{"AgentWithoutAPM", CheckSidecarOTLPEndpoint, "takes no OTLP traces", set("DatadogAgent", "datadog", false, "spec", "features", "apm", "enabled")},
+		{"CollectorOnAnotherPort", CheckSidecarOTLPEndpoint, "not on the otel-http port 4318", ddot("receivers: {otlp: {protocols: {http: {endpoint: 0.0.0.0:4319}}}}", "conf", "configData")},
+		{"AppTracesOnWrongPort", CheckAppOTLPEndpoint, "EXPORT_OTLP_ENDPOINT", env("greeter", "MANAGEMENT_OPENTELEMETRY_TRACING_EXPORT_OTLP_ENDPOINT", "http://$(HOST_IP):4317/v1/traces")},
+		{"AppMetricsOnAnotherHost", CheckAppOTLPEndpoint, "METRICS_EXPORT_URL", env("comms", "MANAGEMENT_OTLP_METRICS_EXPORT_URL", "http://localhost:4318/v1/metrics")},
+		{"AgentWithoutHostPort", CheckAppOTLPEndpoint, "host port", ddot(false, "enabled")},
+		{"HostIPNotFromDownwardAPI", CheckAppOTLPEndpoint, "status.hostIP", env("comms", "HOST_IP", "127.0.0.1")},
+		{"VersionTagBehindImageTag", CheckUnifiedServiceTags, "image tag", set("Deployment", "greeter", "greeter-service:0.2.0", "spec", "template", "spec", "containers", 0, "image")},
+		// Without the version label of scripts/install.sh's overlay, Datadog would file a release under 0.1.0.
+		{"InstallOverlayWithoutVersionLabel", CheckUnifiedServiceTags, `image tag is "1.2.3"`, func(t *testing.T, b *Bundle) { b.App = render(t, "kubernetes", installOverlay) }},
+		{"DDEnvNotFromLabel", CheckUnifiedServiceTags, "DD_ENV", env("comms", "DD_ENV", "prod")},
+		{"PodLabelDifferent", CheckUnifiedServiceTags, "tags.datadoghq.com/env", set("Deployment", "greeter", "prod", "spec", "template", "metadata", "labels", "tags.datadoghq.com/env")},
+		{"GracePeriodShorterThanShutdown", CheckShutdownBudget, "terminationGracePeriodSeconds", set("Deployment", "comms", int64(20), "spec", "template", "spec", "terminationGracePeriodSeconds")},
+		{"SpringShutdownLongerThanGracePeriod", CheckShutdownBudget, "the app needs up to", prop("greeter-service", "spring.lifecycle.timeout-per-shutdown-phase", "60s")},
+		{"SidecarBlockingPastGracePeriod", CheckShutdownBudget, "the sidecar may take", annotate("greeter", "dapr.io/block-shutdown-duration", "55s")},
+		{"ResiliencyLongerThanCommsTimeout", CheckResiliencyBudget, "comms.greeter.timeout", set("Resiliency", "greeter-calls", "900ms", "spec", "policies", "timeouts", "greeterAttempt")},
+		{"RetryWithoutMaxRetries", CheckResiliencyBudget, "retries forever", set("Resiliency", "greeter-calls", nil, "spec", "policies", "retries", "greeterRetry", "maxRetries")},
+		{"UndefinedPolicy", CheckResiliencyBudget, "not defined", set("Resiliency", "greeter-calls", "greeterRetries", "spec", "targets", "apps", "greeter", "retry")},
+		{"ResiliencyScopedToAnotherApp", CheckResiliencyBudget, "no Resiliency policy covers", set("Resiliency", "greeter-calls", []any{"greeter"}, "scopes")},
+		{"InvocationOnWrongDaprPort", CheckNetworkPolicies, "lets comms into the pods of greeter on port 50001", set("NetworkPolicy", "greeter-from-comms-sidecar", int64(50001), "spec", "ingress", 0, "ports", 0, "port")},
+		// The dashboard reads the sidecar's public port; the HTTP API port listens on loopback.
+		{"DashboardOnTheHTTPAPIPort", CheckNetworkPolicies, "no NetworkPolicy lets the Dapr dashboard into the pods of comms on port 3501", set("NetworkPolicy", "sidecars-from-dapr-dashboard", int64(3500), "spec", "ingress", 0, "ports", 0, "port")},
+		{"DashboardRuleForAllOfDaprSystem", CheckNetworkPolicies, "of the namespaces kubernetes.io/metadata.name=dapr-system", set("NetworkPolicy", "sidecars-from-dapr-dashboard", nil, "spec", "ingress", 0, "from", 0, "podSelector")},
+		{"InvocationPortOpenToANonCaller", CheckNetworkPolicies, "lets greeter into the pods of comms on port 50002", func(t *testing.T, b *Bundle) {
+			set("NetworkPolicy", "greeter-from-comms-sidecar", "comms", "spec", "podSelector", "matchLabels", "app.kubernetes.io/name")(t, b)
+			set("NetworkPolicy", "greeter-from-comms-sidecar", "greeter", "spec", "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/name")(t, b)
+		}},
+		{"RuleWithoutPorts", CheckNetworkPolicies, "on port every port", set("NetworkPolicy", "greeter-from-comms-sidecar", nil, "spec", "ingress", 0, "ports")},
+		{"MissingDefaultDeny", CheckNetworkPolicies, "no default-deny", set("NetworkPolicy", "default-deny-ingress", []any{"Egress"}, "spec", "policyTypes")},
+		{"InvocationNotLetIn", CheckNetworkPolicies, "lets comms into the pods of greeter on port 50002", set("NetworkPolicy", "greeter-from-comms-sidecar", []any{}, "spec", "ingress")},
+		{"AgentScrapeOnAnotherPort", CheckNetworkPolicies, "the Datadog Agent into the pods of greeter on port 9090", set("NetworkPolicy", "sidecar-metrics-from-datadog-agent", int64(9091), "spec", "ingress", 0, "ports", 0, "port")},
+		{"AgentInAnotherNamespace", CheckNetworkPolicies, "the Datadog Agent into the pods of comms", set("DatadogAgent", "datadog", "datadog", "metadata", "namespace")},
+		{"NetworkPoliciesNotEnforced", CheckNetworkPolicies, "enableNetworkPolicy", addon("vpc-cni", nil, "configurationValues")},
+		{"AgentClusterNameMismatch", CheckDatadogAgent, "clusterName", set("ClusterConfig", "dapr-demo", "dapr-demo-2", "metadata", "name")},
+		{"APIKeyInTheFile", CheckDatadogAgent, "key is written in the file", set("DatadogAgent", "datadog", "0123456789abcdef", "spec", "global", "credentials", "apiKey")},
+		{"APIKeyFromAnotherSecret", CheckDatadogAgent, "Secret datadog-secret", set("DatadogAgent", "datadog", "datadog-keys", "spec", "global", "credentials", "apiSecret", "secretName")},
+		{"AgentEnvDifferentFromApps", CheckDatadogAgent, "two environments", set("DatadogAgent", "datadog", "staging", "spec", "global", "env", 0, "value")},
+		{"X86NodeGroup", CheckNodeGroupsArm64, "m6i.large", set("ClusterConfig", "dapr-demo", "m6i.large", "managedNodeGroups", 0, "instanceType")},
+		{"NoInstanceType", CheckNodeGroupsArm64, "no instance type", set("ClusterConfig", "dapr-demo", nil, "managedNodeGroups", 0, "instanceType")},
+		{"NotTheDefaultClass", CheckEBSStorage, "not the default", set("StorageClass", "gp3", "false", "metadata", "annotations", "storageclass.kubernetes.io/is-default-class")},
+		{"ImmediateBinding", CheckEBSStorage, "WaitForFirstConsumer", set("StorageClass", "gp3", "Immediate", "volumeBindingMode")},
+		{"StorageClassInKubernetes", CheckEBSStorage, "applies a StorageClass", func(t *testing.T, b *Bundle) { b.App = append(b.App, b.Storage) }},
+		{"EBSCSIDriverWithoutIAM", CheckEBSStorage, "no IAM permissions", addon("aws-ebs-csi-driver", nil, "wellKnownPolicies")},
+		{"IRSAWithoutOIDC", CheckEBSStorage, "withOIDC", set("ClusterConfig", "dapr-demo", false, "iam", "withOIDC")},
+		{"MissingEBSCSIDriver", CheckEBSStorage, "no aws-ebs-csi-driver addon", addon("aws-ebs-csi-driver", "aws-ebs-csi", "name")},
+		{"EKSOnAnotherMinor", CheckKubernetesVersion, `metadata.version "1.34"`, set("ClusterConfig", "dapr-demo", "1.34", "metadata", "version")},
+		{"LocalClusterOnAnotherMinor", CheckKubernetesVersion, "the local cluster runs 1.34", func(t *testing.T, b *Bundle) { b.Versions["KUBERNETES_SCHEMA_VERSION"] = "1.34.2" }},
+	} {
+		t.Run(c.name, func(t *testing.T) { expectCaught(t, fix(t).Bundle, c.check, c.want, c.breakIt) })
+	}
+}
+
+// What the local cluster never applies matches its upstream schema, and a broken copy does not.
+func TestSchemas(t *testing.T) {
+	f := fix(t)
+	validate := func(b *Bundle) []error { return f.schemas.Validate(b.Datadog, b.Storage, b.Cluster) }
+	for _, c := range []struct {
+		name, want string
+		breakIt    breaker
+	}{
+		{"UnknownFieldInTheDatadogAgent", "conff", ddot(map[string]any{}, "conff")},
+		{"WrongTypeInTheDatadogAgent", "enabled", set("DatadogAgent", "datadog", "yes", "spec", "features", "apm", "enabled")},
+		{"InvalidLabelOnTheDatadogAgent", "metadata.labels", set("DatadogAgent", "datadog", "not a value!", "metadata", "labels", "app.kubernetes.io/name")},
+		{"DatadogAgentWithoutNamespace", "metadata.namespace", set("DatadogAgent", "datadog", nil, "metadata", "namespace")},
+		{"UnknownFieldInTheClusterConfig", "instanceTyp", set("ClusterConfig", "dapr-demo", "m6g.large", "managedNodeGroups", 0, "instanceTyp")},
+		{"WrongTypeInTheClusterConfig", "minSize", set("ClusterConfig", "dapr-demo", "two", "managedNodeGroups", 0, "minSize")},
+		{"UnknownFieldInTheStorageClass", "provisoner", set("StorageClass", "gp3", "ebs.csi.aws.com", "provisoner")},
+		{"WrongTypeInTheStorageClass", "allowVolumeExpansion", set("StorageClass", "gp3", "yes", "allowVolumeExpansion")},
+		{"NamespacedStorageClass", "namespace", set("StorageClass", "gp3", "default", "metadata", "namespace")},
+		{"UnknownKind", "no schema here", set("StorageClass", "gp3", "StorageClas", "kind")},
+	} {
+		t.Run(c.name, func(t *testing.T) { expectCaught(t, f.Bundle, validate, c.want, c.breakIt) })
+	}
+}
