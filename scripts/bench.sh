@@ -31,8 +31,8 @@ Environment:
 
 Layers, each POST {"name":"Ada"}: greeter (the app), greeter-sidecar (through greeter's daprd),
 both-sidecars (comms' daprd -> greeter's daprd -> greeter), full (comms and both sidecars).
-Exits 1 when a request errored, a process died, local-down had to KILL one or left one or a port
-behind, or a --soak check failed. Takes about 9 minutes; --short about 1.
+Exits 1 when a request errored, a process died, local-down left one running,
+or a --soak check failed. Takes about 9 minutes; --short about 1.
 EOF
 }
 
@@ -79,20 +79,15 @@ STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 OUT="${OUT:-$REPO_ROOT/target/bench/$MODE.json}"
 mkdir -p "$(dirname "$OUT")"
 
-# Everything this run starts names BENCH_DIR on its command line (the stack's run dir is inside it,
-# the start-up JVMs carry it as a property), so a leftover is easy to find.
 BENCH_DIR=""
 make_temp_dir BENCH_DIR
-STACK_DIR="$BENCH_DIR/stack" RUNS="$BENCH_DIR/runs.jsonl" BODY="$BENCH_DIR/body.json"
+RUNS="$BENCH_DIR/runs.jsonl" BODY="$BENCH_DIR/body.json"
 printf '{"name":"Ada"}' >"$BODY"
-
-# leftovers : the PIDs of this run's processes that still run.
-leftovers() { pgrep -f -- "${BENCH_DIR//./\\.}"; }
-# Runs before lib.sh's own exit handler, which then removes BENCH_DIR. local-down removes the PID file.
+STACK_UP=false
+# Runs before lib.sh's own exit handler, which then removes BENCH_DIR.
 cleanup() {
   local rc=$?
-  [[ ! -f "$STACK_DIR/pids" ]] || LOCAL_RUN_DIR="$STACK_DIR" "$SCRIPTS_DIR/local-down.sh" || rc=1
-  leftovers | xargs -r kill -TERM 2>/dev/null || true
+  [[ "$STACK_UP" == false ]] || "$SCRIPTS_DIR/local-down.sh" >&2 || rc=1
   _lib_on_exit || true
   exit "$rc"
 }
@@ -120,7 +115,7 @@ ready_ms() {
   port=$(free_ports 1)
   started=$(now_ms)
   (cd "$REPO_ROOT/$app-service" && APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port exec java \
-    "-Ddapr-tracing-demo.bench-dir=$BENCH_DIR" "${jvm_flags[@]}" "-XX:AOTCache=$AOT_CACHE" -jar "$jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
+    "${jvm_flags[@]}" "-XX:AOTCache=$AOT_CACHE" -jar "$jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
   pid=$!
   deadline=$((started + 60000))
   until curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/actuator/health/readiness"; do
@@ -145,16 +140,20 @@ done
 
 # ---------------------------------------------------------------- the stack
 
-use_free_local_up_ports
-log "starting the stack with scripts/local-up.sh on free ports (comms on $COMMS_PORT), run dir $STACK_DIR"
-LOCAL_RUN_DIR="$STACK_DIR" "$SCRIPTS_DIR/local-up.sh" >"$BENCH_DIR/local-up.out" 2>&1 \
-  || { tail -n 40 "$BENCH_DIR/local-up.out" >&2; die "local-up failed"; }
-PROCS=(comms comms-daprd greeter-daprd greeter zipkin)
-# This run's tokens, which local-up made: the sidecars' API wants the API token, greeter the app token.
-# shellcheck source=/dev/null
-source "$STACK_DIR/tokens.env"
+# The app token, which greeter wants from its caller (the local sidecars' API wants none).
+APP_API_TOKEN=$(random_hex 32)
+register_secret "$APP_API_TOKEN"
+log "starting the stack with scripts/local-up.sh, the apps with the image's JVM flags"
+STACK_UP=true
+APP_API_TOKEN=$APP_API_TOKEN JDK_JAVA_OPTIONS=$JVM_FLAGS "$SCRIPTS_DIR/local-up.sh" \
+  >"$BENCH_DIR/local-up.out" 2>&1 || { tail -n 40 "$BENCH_DIR/local-up.out" >&2; die "local-up failed"; }
+# dapr.yaml's ports, and each process by the port it serves.
+COMMS_PORT=8080 COMMS_DAPR_HTTP_PORT=3500 GREETER_PORT=8081 GREETER_DAPR_HTTP_PORT=3501 ZIPKIN_PORT=9411
 declare -A PID=()
-while read -r name pid; do PID[$name]=$pid; done <"$STACK_DIR/pids"
+for name in comms:8080 comms-daprd:3500 greeter-daprd:3501 greeter:8081 zipkin:9411; do
+  PID[${name%:*}]=$(ss -Hltnp "sport = :${name#*:}" | grep -om1 'pid=[0-9]*' | cut -d= -f2)
+done
+PROCS=("${!PID[@]}")
 
 # cpu_ticks NAME : utime + stime of the stack's process NAME (fields 14 and 15 of /proc/PID/stat), or
 # null once it died: then it is named with the end of its log, once.
@@ -163,20 +162,18 @@ cpu_ticks() {
   stat=$(cat "/proc/${PID[$1]}/stat" 2>/dev/null) || stat=""
   read -r -a f <<<"${stat##*) }" # after the command name, which may hold spaces: f[0] is field 3
   if [[ -n "$stat" && "${f[0]}" != Z ]]; then echo $((f[11] + f[12])) && return; fi
-  # The apps and sidecars log into the Dapr CLI's log.
-  [[ -e "$BENCH_DIR/died-$1" ]] || { touch "$BENCH_DIR/died-$1"; { tail -n 20 "$STACK_DIR/logs/$1.log" 2>/dev/null || tail -n 20 "$STACK_DIR/logs/dapr.log"; } >&2
+  [[ -e "$BENCH_DIR/died-$1" ]] || { touch "$BENCH_DIR/died-$1"; tail -n 20 "$LOCAL_STATE/dapr.log" >&2
     warn "$1 (pid ${PID[$1]}) is no longer running (the end of its log is above)"; }
   echo null
 }
 cpu_ticks_all() { local n; for n in "${PROCS[@]}"; do echo "{\"$n\": $(cpu_ticks "$n")}"; done | jq -sc add; }
 
-# target LAYER : the layer's request in vegeta's http format, its token there rather than on vegeta's
-# command line: greeter wants the app token, the sidecars the API token, comms none.
+# target LAYER : the layer's request in vegeta's http format, greeter's token there rather than on vegeta's command line.
 target() {
   case "$1" in
     greeter) printf 'POST http://127.0.0.1:%s/greet\ndapr-api-token: %s\n' "$GREETER_PORT" "$APP_API_TOKEN" ;;
-    greeter-sidecar) printf 'POST http://127.0.0.1:%s/v1.0/invoke/greeter/method/greet\ndapr-api-token: %s\n' "$GREETER_DAPR_HTTP_PORT" "$DAPR_API_TOKEN" ;;
-    both-sidecars) printf 'POST http://127.0.0.1:%s/v1.0/invoke/greeter/method/greet\ndapr-api-token: %s\n' "$COMMS_DAPR_HTTP_PORT" "$DAPR_API_TOKEN" ;;
+    greeter-sidecar) printf 'POST http://127.0.0.1:%s/v1.0/invoke/greeter/method/greet\n' "$GREETER_DAPR_HTTP_PORT" ;;
+    both-sidecars) printf 'POST http://127.0.0.1:%s/v1.0/invoke/greeter/method/greet\n' "$COMMS_DAPR_HTTP_PORT" ;;
     full) printf 'POST http://127.0.0.1:%s/greet\n' "$COMMS_PORT" ;;
   esac
 }
@@ -259,12 +256,10 @@ memory=$(for name in "${PROCS[@]}"; do
     END { printf "{\"%s\": {\"peak_rss_mib\": %d, \"rss_mib\": %d, \"anon_rss_mib\": %d}}\n", name, h / 1024 + .5, r / 1024 + .5, a / 1024 + .5 }' "/proc/${PID[$name]}/status"
 done | jq -sc 'add // {}')
 
-# local-down must stop every process with TERM alone, leaving none of this run and no port taken.
-LOCAL_RUN_DIR="$STACK_DIR" "$SCRIPTS_DIR/local-down.sh" 2>&1 | tee "$BENCH_DIR/local-down.out" >&2 || problem "local-down failed"
-! grep -q "sending KILL" "$BENCH_DIR/local-down.out" || problem "local-down had to KILL a process"
-left=$(leftovers | paste -sd,) || true
-[[ -z "$left" ]] || problem "processes left behind (stopped on exit): $(ps -o pid=,args= -p "$left")"
-for p in "${LOCAL_UP_PORTS[@]}"; do ! port_in_use "${!p}" || problem "port ${!p} ($p) is still taken"; done
+# local-down must stop every process of the stack and free its ports.
+STACK_UP=false
+"$SCRIPTS_DIR/local-down.sh" >&2 || problem "local-down failed"
+for name in "${PROCS[@]}"; do ! kill -0 "${PID[$name]}" 2>/dev/null || problem "$name (pid ${PID[$name]}) is still running"; done
 # In --soak, every request of the load must have been greeter's answer without fallback, or refused at
 # once by comms past its limit: none lost.
 failed_runs=$(jq -r --arg mode "$MODE" '

@@ -6,6 +6,8 @@ if [[ -n "${_LIB_SH_LOADED:-}" ]]; then
   return 0
 fi
 _LIB_SH_LOADED=1
+# Sourced by a bats test, which has its own `run` and traps: those stay (see the end).
+_BATS_RUN=$(declare -f run || true)
 
 SCRIPTS_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -269,23 +271,6 @@ free_ports() {
   echo "${picked[*]}"
 }
 
-# alive PID : running, not a zombie.
-alive() {
-  local stat
-  stat="$(ps -o stat= -p "$1" 2>/dev/null || true)"
-  [[ -n "$stat" && "$stat" != Z* ]]
-}
-
-# ours PID RUN_DIR : alive and still a process local-up started for RUN_DIR (the JVMs carry
-# -D...run-dir=RUN_DIR, daprd and sentry --config RUN_DIR/config.yaml, the Dapr CLI RUN_DIR/dapr.yaml):
-# a PID the system has since given to another process is never taken for one of them.
-ours() {
-  local args
-  alive "$1" || return 1
-  args=" $(ps -ww -o args= -p "$1" 2>/dev/null || true) "
-  [[ "$args" == *"run-dir=$2 "* || "$args" == *" $2/config.yaml "* || "$args" == *" $2/dapr.yaml "* ]]
-}
-
 # random_hex BYTES : BYTES random bytes from the kernel, as 2*BYTES lowercase hex digits.
 random_hex() {
   local hex
@@ -294,60 +279,14 @@ random_hex() {
   printf '%s' "$hex"
 }
 
-# The port variables of local-up.sh; a stack beside the user's (the tests, the benchmark) moves them all.
-LOCAL_UP_PORTS=(ZIPKIN_PORT SENTRY_PORT SENTRY_HEALTH_PORT GREETER_PORT GREETER_DAPR_HTTP_PORT
-  GREETER_DAPR_GRPC_PORT GREETER_DAPR_METRICS_PORT COMMS_PORT COMMS_DAPR_HTTP_PORT COMMS_DAPR_GRPC_PORT
-  COMMS_DAPR_METRICS_PORT)
+# Where local-up keeps the local run's logs and its PIDs.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+LOCAL_STATE="${XDG_STATE_HOME:-$HOME/.local/state}/dapr-tracing-demo/local"
 
-# use_free_local_up_ports : exports each of LOCAL_UP_PORTS as a free port, for local-up to use.
-use_free_local_up_ports() {
-  local ports var i=0
-  read -r -a ports <<<"$(free_ports "${#LOCAL_UP_PORTS[@]}")"
-  for var in "${LOCAL_UP_PORTS[@]}"; do
-    export "$var=${ports[i]}"
-    i=$((i + 1))
-  done
-}
-
-# local_dapr_config OUT ZIPKIN_PORT DB : scripts/local/config.yaml with this run's Zipkin port and
-# name-resolution database (so that two stacks never share it), written to OUT.
-local_dapr_config() {
-  awk -v zipkin="http://127.0.0.1:$2/api/v2/spans" -v db="$3" '
-    $1 == "endpointAddress:" { sub(/endpointAddress:.*/, "endpointAddress: \"" zipkin "\""); n++ }
-    $1 == "connectionString:" { sub(/connectionString:.*/, "connectionString: \"" db "\""); n++ }
-    { print }
-    END { if (n != 2) { print "scripts/local/config.yaml has no longer one endpointAddress and one connectionString" > "/dev/stderr"; exit 1 } }
-  ' "$SCRIPTS_DIR/local/config.yaml" >"$1"
-}
-
-# local_run_file CONFIG [JVM_ARGS] : dapr.yaml on local-up's ports (each app's from its <APPID>_PORT,
-# _DAPR_HTTP_PORT, _DAPR_GRPC_PORT and _DAPR_METRICS_PORT variables, and ZIPKIN_PORT), with the Dapr
-# configuration CONFIG, paths made absolute and logs on the CLI's output, so the copy runs from anywhere;
-# with JVM_ARGS ('"-Xa", "-Xb", '), the apps run their unpacked jars and AOT caches (unpacked_jar) with those.
-# local_run_file --ports : instead "VARIABLE PORT" for each port dapr.yaml sets, local-up's defaults.
-local_run_file() {
-  # awk reads the ports from its environment, whether or not the caller exported them.
-  (export "${LOCAL_UP_PORTS[@]}"; awk -v root="$REPO_ROOT" -v config="$1" -v jvm="${2:-}" -v aot="$AOT_CACHE" '
-    function port(var, at, n) {
-      if (config == "--ports") print var, substr($0, at, n)
-      else if (ENVIRON[var] == "") { print var " is not set" > "/dev/stderr"; exit 1 }
-      else $0 = substr($0, 1, at - 1) ENVIRON[var] substr($0, at + n)
-    }
-    function number(var) { match($0, /[0-9]+/); port(var, RSTART, RLENGTH) }
-    $1 == "-" && $2 == "appID:" { app = toupper($3) }
-    $1 == "appPort:" || $1 == "SERVER_PORT:" { number(app "_PORT") }
-    $1 == "daprHTTPPort:" { number(app "_DAPR_HTTP_PORT") }
-    $1 == "daprGRPCPort:" { number(app "_DAPR_GRPC_PORT") }
-    $1 == "metricsPort:" { number(app "_DAPR_METRICS_PORT") }
-    match($0, /127\.0\.0\.1:[0-9]+\/api\/v2\/spans/) { port("ZIPKIN_PORT", RSTART + 10, RLENGTH - 23) }
-    config == "--ports" { next }
-    $1 == "common:" { print; print "  daprdLogDestination: console"; print "  appLogDestination: console"; next }
-    $1 == "configFilePath:" { sub(/:.*/, ": " config) }
-    $1 == "-" && $2 ~ /^scripts\// { sub(/scripts\//, root "/scripts/") }
-    $1 == "appDirPath:" { sub(/:.*/, ": " root "/" $2) }
-    $1 == "command:" && jvm != "" { sub(/"-jar", "target\//, jvm "\"-XX:AOTCache=" aot "\", \"-jar\", \"target/unpacked/") }
-    { print }
-  ' "$REPO_ROOT/dapr.yaml")
+# local_ports : the ports of the local run, dapr.yaml's and Zipkin's.
+local_ports() {
+  grep -oE '(appPort|daprHTTPPort|daprGRPCPort|metricsPort): [0-9]+' "$REPO_ROOT/dapr.yaml" | cut -d' ' -f2
+  echo 9411
 }
 
 # wait_for_trace TRACE_ID SECONDS : polls Zipkin on $ZIPKIN_PORT until the trace has spans of comms and
@@ -462,11 +401,6 @@ need_install_options() {
   done
 }
 
-# valid_port VALUE : 1..65535.
-valid_port() {
-  [[ "$1" =~ ^[0-9]{1,5}$ ]] && (("$1" >= 1 && "$1" <= 65535))
-}
-
 # parse_no_args "$@" : for a script whose only option is -h/--help (its usage function prints the help).
 parse_no_args() {
   case "${1:-}" in
@@ -518,6 +452,10 @@ _lib_on_exit() {
   fi
   return "$rc"
 }
-trap _lib_on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+if [[ -n "$_BATS_RUN" ]]; then
+  eval "$_BATS_RUN"
+else
+  trap _lib_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+fi

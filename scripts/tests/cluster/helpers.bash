@@ -1,9 +1,7 @@
 # shellcheck shell=bash
-# Helpers of the cluster suite: lib.sh's (its traps and its `run` left to bats), the cluster's kubectl, port-forwards.
-_bats_own=$(trap -p EXIT INT TERM; declare -f run)
+# Helpers of the cluster suite: lib.sh's, the cluster's kubectl, port-forwards.
 # shellcheck source=../../lib.sh
 source "$BATS_TEST_DIRNAME/../../lib.sh"
-eval "$_bats_own"
 # shellcheck source=../../cluster/common.sh
 source "$SCRIPTS_DIR/cluster/common.sh"
 load_versions
