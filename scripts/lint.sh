@@ -54,7 +54,7 @@ check() {
 }
 
 mapfile -t scripts < <(find scripts -type f ! -name '*.env' -exec awk 'FILENAME ~ /\.sh$/ || /^#!.*[\/ ](ba)?sh([[:space:]]|$)/ { print FILENAME } { nextfile }' {} + | sort)
-scripts+=(scripts/tests/*.bats scripts/tests/*.bash)
+scripts+=(scripts/tests/*.bats scripts/tests/*/*.bats scripts/tests/*.bash scripts/tests/*/*.bash)
 log "ShellCheck $("$SHELLCHECK" --version | sed -n 's/^version: //p') on ${#scripts[@]} scripts"
 check "shellcheck: ${#scripts[@]} scripts" "$SHELLCHECK" --external-sources --source-path=SCRIPTDIR "${scripts[@]}"
 

@@ -12,17 +12,18 @@ usage() {
   cat <<'EOF'
 Usage: scripts/test.sh [SUITE...]
 
-Runs all test suites, or only the named ones:
+Runs all test suites, or only the named ones, each with its output in target/test-logs/SUITE.log;
+prints one line per suite (its tests passed and failed), and for a failed suite what failed.
   maven      unit and contract tests, then end-to-end tests with real daprd sidecars and Sentry (and
              real OpenTelemetry Collectors, one with Datadog's exporter and connector)
-  local      the local run: local-up, load, local-down, dapr.yaml, bench --short, on free ports
-  manifests  Kubernetes, Datadog and eksctl files against the official schemas, plus cross-checks
-  lint       ShellCheck, actionlint and the bash tests of the scripts
+  local      the local run (scripts/tests/local/*.bats): local-up, load, local-down, bench --short
+  manifests  offline: the EKS and Datadog files against their schemas, and the agreements across files
+  lint       ShellCheck, actionlint and the bats tests of the scripts (scripts/tests/*.bats)
   cluster    the seed's journey on a real one-node cluster (scripts/cluster-up.sh, then
              scripts/tests/cluster/*.bats, then scripts/cluster-down.sh, which must leave the machine
              as it found it); Linux, as root; its logs in target/cluster-suite/
 soak (scripts/bench.sh --soak: 60,000 requests through the local stack, about 4.5 minutes) runs
-only when named. Needs: a JDK 25+, go, curl, jq, python3.
+only when named. Needs: a JDK 25+, go, curl, jq, python3; bats comes from Debian's packages.
 EOF
 }
 
@@ -38,6 +39,9 @@ done
 [[ ${#suites[@]} -gt 0 ]] || suites=("${all_suites[@]}")
 
 need_tools java go curl jq python3
+command -v bats >/dev/null || { log "installing bats (Debian's package)"
+  sudo=(); ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq bats >/dev/null; } || die "could not install bats"
 use_java_25
 load_versions
 need_version DATADOG_CHECKS_BASE_VERSION
@@ -54,9 +58,9 @@ suite_maven() {
   ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dotelcol.path="$otelcol" \
     -DotelcolDatadog.path="$otelcol_datadog" -DdatadogIntake.path="$intake" -DdatadogChecks.python="$checks/bin/python"
 }
-suite_local() { "$SCRIPTS_DIR/tests/local/run.sh"; }
+suite_local() { bats --formatter tap "$SCRIPTS_DIR/tests/local"; }
 suite_soak() { "$SCRIPTS_DIR/bench.sh" --soak; }
-suite_manifests() { (cd kubernetes/tests && go test -count=1 ./...); }
+suite_manifests() { (cd kubernetes/tests && go test -count=1 -v ./...); }
 suite_lint() { "$SCRIPTS_DIR/lint.sh"; }
 # What cluster-up may change on the machine, one line each: cluster-down must put it all back.
 machine_state() {
@@ -76,12 +80,11 @@ suite_cluster() {
   source "$SCRIPTS_DIR/cluster/common.sh"
   # The suite starts its own cluster and checks the machine is left as it found it.
   [[ ! -e "$CLUSTER_ROOT" ]] || { warn "a cluster is up: scripts/cluster-down.sh first"; return 1; }
-  command -v bats >/dev/null || { apt-get update -qq && apt-get install -y -qq bats >/dev/null; } || return 1
   rm -rf "$logs" && mkdir -p "$logs"
   machine_state | sort >"$logs/machine-before.txt"
   info "cluster-up (log: $logs/cluster-up.log)"
   if "$SCRIPTS_DIR/cluster-up.sh" >"$logs/cluster-up.log" 2>&1; then
-    bats --timing "$SCRIPTS_DIR/tests/cluster" || rc=1
+    bats --formatter tap --timing "$SCRIPTS_DIR/tests/cluster" || rc=1
   else
     tail -n 40 "$logs/cluster-up.log" >&2
     rc=1
@@ -94,20 +97,26 @@ suite_cluster() {
   return "$rc"
 }
 
-passed=()
+# summary LOG : the tests a suite's log counts (bats' TAP lines, go test -v's, Maven's totals, lint.sh's).
+summary() {
+  awk '/^ok [0-9]+ .* # skip/ { s++; next } /^ok [0-9]+ / || /^ *--- PASS/ { p++ } /^not ok [0-9]+ / || /^ *--- FAIL/ { f++ }
+    /^\[[A-Z]+\] Tests run: [0-9]+, Failures: [0-9]+, Errors: [0-9]+, Skipped: [0-9]+$/ {
+      gsub(/,/, ""); p += $4 - $6 - $8 - $10; f += $6 + $8; s += $10 }
+    /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+    END { printf "%d tests passed, %d failed, %d skipped", p, f, s }' "$1"
+}
+
+mkdir -p target/test-logs
 failed=()
 for suite in "${suites[@]}"; do
-  log "suite: $suite"
-  started=$SECONDS
-  if "suite_$suite"; then
-    passed+=("$suite")
-    info "$suite passed in $((SECONDS - started))s"
+  out="target/test-logs/$suite.log" started=$SECONDS
+  if "suite_$suite" >"$out" 2>&1; then
+    printf '%-9s passed in %4ds: %s\n' "$suite" $((SECONDS - started)) "$(summary "$out")"
   else
     failed+=("$suite")
-    info "$suite FAILED after $((SECONDS - started))s"
+    printf '%-9s FAILED after %ds: %s (log: %s)\n' "$suite" $((SECONDS - started)) "$(summary "$out")" "$out"
+    # What failed, with what it printed; else the end of the log.
+    grep -E -A12 '^not ok |^ *--- FAIL|^\[ERROR\] (Tests run|Failures|  )' "$out" | head -n 60 | grep . || tail -n 30 "$out"
   fi
 done
-
-log "passed: ${passed[*]:-none}; failed: ${failed[*]:-none}"
-printf 'suites: %d passed, %d failed\n' "${#passed[@]}" "${#failed[@]}"
-[[ ${#failed[@]} -eq 0 ]]
+((${#failed[@]} == 0)) || die "failed: ${failed[*]}"

@@ -60,6 +60,7 @@ teardown() { stop_port_forwards; }
   TRACE_ID=$(random_hex 16)
   curl -fsS -X POST "http://127.0.0.1:$port/greet" -H 'Content-Type: application/json' \
     -H "traceparent: 00-$TRACE_ID-$(random_hex 8)-01" -d '{"name":"Trace"}'
+  # shellcheck disable=SC2034 # read by wait_for_trace and trace_problems
   ZIPKIN_PORT=$(port_forward zipkin svc/zipkin 9411)
   wait_for_trace "$TRACE_ID" 60
   run trace_problems "$TRACE_ID"
