@@ -108,14 +108,13 @@ fi
 DAPRD="${DAPRD:-$("$SCRIPTS_DIR/daprd.sh")}"
 export DAPRD
 
-# ready_ms APP : starts the app's jar alone and sets READY_MS to the time until its readiness is 200.
+# ready_ms APP : starts the app's jar alone, as dapr.yaml does, and sets READY_MS to the time until its readiness is 200.
 ready_ms() {
-  local app=$1 jar port started deadline pid
-  jar=$(unpacked_jar "$app-service" "${jvm_flags[@]}")
+  local app=$1 port started deadline pid
   port=$(free_ports 1)
   started=$(now_ms)
   (cd "$REPO_ROOT/$app-service" && APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port exec java \
-    "${jvm_flags[@]}" "-XX:AOTCache=$AOT_CACHE" -jar "$jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
+    "${jvm_flags[@]}" -jar "target/$app-service.jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
   pid=$!
   deadline=$((started + 60000))
   until curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/actuator/health/readiness"; do

@@ -228,32 +228,6 @@ apps_stale() {
   return 1
 }
 
-# The apps' AOT caches, from each module's directory (see unpacked_jar).
-AOT_CACHE=target/unpacked/app.aot
-
-# unpacked_jar MODULE [JVM_FLAGS...] : prints the path, from the module's directory, of its jar unpacked
-# as Spring Boot recommends running it (classes and libraries as plain files, as in the image): ready
-# ~1.5 s sooner than `java -jar` of the fat jar, which reads every class out of a nested jar. Next to it,
-# $AOT_CACHE: Java 25's AOT cache of the classes the app loads and links up to its refreshed context,
-# made by a training run with JVM_FLAGS (a cache made with other flags is not used); with
-# -XX:AOTCache=$AOT_CACHE the app is ready in about 60% of the time. Both are made again when the jar
-# is newer or the flags differ.
-unpacked_jar() {
-  local module=$1 fat="$REPO_ROOT/$1/target/$1.jar" dir="$REPO_ROOT/$1/target/unpacked"
-  shift
-  # The extracted jar keeps the build's time: the cache, made after it, tells whether all is current.
-  if [[ ! "$REPO_ROOT/$module/$AOT_CACHE" -nt "$fat" || "$(cat "$dir/app.aot.flags" 2>/dev/null)" != "$*" ]]; then
-    rm -rf "$dir"
-    java -Djarmode=tools -jar "$fat" extract --destination "$dir" >/dev/null || die "could not unpack $fat"
-    # From the module's directory with the path the run uses: the cache holds the class path as given.
-    (cd "$REPO_ROOT/$module" && APP_API_TOKEN=training SERVER_ADDRESS=127.0.0.1 SERVER_PORT=0 java "$@" \
-      "-XX:AOTCacheOutput=$AOT_CACHE" -Dspring.context.exit=onRefresh -jar "target/unpacked/$module.jar") >"$dir/app.aot.log" 2>&1 \
-      || die "the AOT training run of $module failed (log: $dir/app.aot.log)"
-    printf '%s' "$*" >"$dir/app.aot.flags"
-  fi
-  printf '%s' "target/unpacked/$module.jar"
-}
-
 # port_in_use PORT : something listens on PORT (accepts on loopback, or ss lists it on any address).
 port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

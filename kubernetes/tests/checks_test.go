@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// The overlay scripts/install.sh writes over kubernetes/ (scripts/tests/install_test.sh checks it writes these lines).
+// The overlay scripts/install.sh writes over kubernetes/ (scripts/tests/install.bats checks it writes these lines).
 const installOverlay = `images:
   - name: comms-service
     newName: registry.example.com/team/comms-service
