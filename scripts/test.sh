@@ -81,6 +81,7 @@ suite_cluster() {
   # The suite starts its own cluster and checks the machine is left as it found it.
   [[ ! -e "$CLUSTER_ROOT" ]] || { warn "a cluster is up: scripts/cluster-down.sh first"; return 1; }
   rm -rf "$logs" && mkdir -p "$logs"
+  export POD_LOGS_DIR=$logs
   machine_state | sort >"$logs/machine-before.txt"
   info "cluster-up (log: $logs/cluster-up.log)"
   if "$SCRIPTS_DIR/cluster-up.sh" >"$logs/cluster-up.log" 2>&1; then

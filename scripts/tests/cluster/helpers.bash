@@ -62,3 +62,16 @@ answers_summary() {
       + (map(select(answer == "error") | {why: (if .code == 0 then .error else "HTTP \(.code)" end), at: .timestamp})
          | group_by(.why) | map(" | \(length) x \(.[0].why) from \(.[0].at)") | add // "")'
 }
+
+# keep_pod_logs : after a failed test, the pods of the app and of Dapr and their logs, into
+# $POD_LOGS_DIR (scripts/test.sh: target/cluster-suite/) or bats' run directory.
+keep_pod_logs() {
+  local dir=${POD_LOGS_DIR:-$BATS_RUN_TMPDIR}/failed-test-$BATS_TEST_NUMBER ns pod
+  mkdir -p "$dir"
+  for ns in dapr-services dapr-system; do
+    kubectl get pods -n "$ns" -o wide >"$dir/$ns.txt" 2>&1
+    for pod in $(kubectl get pods -n "$ns" -o name 2>/dev/null); do
+      kubectl logs -n "$ns" "$pod" --all-containers --prefix --timestamps >"$dir/$ns-${pod#pod/}.log" 2>&1
+    done
+  done
+}

@@ -9,7 +9,10 @@ setup_file() {
 }
 
 setup() { load helpers; }
-teardown() { stop_port_forwards; }
+teardown() {
+  stop_port_forwards
+  [[ -n "${BATS_TEST_COMPLETED:-}" ]] || keep_pod_logs
+}
 
 @test "Pod Security restricted is enforced: a pod without a restricted security context is refused in dapr-services" {
   run kubectl run -n dapr-services refused --image=localhost/jre:latest --restart=Never
