@@ -34,7 +34,7 @@ import org.springframework.test.context.DynamicPropertySource;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The contract in the README (section The API), over real HTTP against the running app. */
+/** The contract in greeter-service/README.md, over real HTTP against the running app. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 @ExtendWith(OutputCaptureExtension.class)
 class GreetContractTest {
