@@ -37,6 +37,23 @@ teardown() {
   [ "$(pod_metric dapr-system app=dapr-sentry dapr_sentry_cert_sign_success_total)" -ge 4 ]
 }
 
+# What Pod Security restricted does not ask, read from the running pods: each line a problem.
+# shellcheck disable=SC2016 # a jq program
+HARDENING='.items[] | .metadata.name as $pod
+  | (select(.spec.automountServiceAccountToken != false) | "\($pod): mounts a Kubernetes API token"),
+    (.spec.containers[] | "\($pod)/\(.name)" as $c
+      | (select(.securityContext.readOnlyRootFilesystem != true) | "\($c): writable root filesystem"),
+        (select([.resources.requests.cpu, .resources.requests.memory, .resources.limits.memory] | index(null)) | "\($c): no CPU and memory request or no memory limit"),
+        (select(.image | test("@sha256:|:[^:/]+$") and (test(":latest$") | not) | not) | "\($c): image \(.image) not pinned"))'
+
+@test "the apps' pods are hardened beyond Pod Security: read-only roots, no API token, sized, pinned images" {
+  pods=$(kubectl get pods -n dapr-services -o json)
+  [ -z "$(jq -r "$HARDENING" <<<"$pods")" ] || { jq -r "$HARDENING" <<<"$pods"; false; }
+  # The same reading finds each problem on a copy broken on purpose.
+  broken=$(jq '.items[0].spec.automountServiceAccountToken = true | .items[0].spec.containers[0] |= (.securityContext.readOnlyRootFilesystem = false | del(.resources.limits) | .image = "comms:latest")' <<<"$pods")
+  [ "$(jq -r "$HARDENING" <<<"$broken" | wc -l)" -eq 4 ]
+}
+
 @test "a greeting through kubectl port-forward is answered by greeter" {
   port=$(port_forward dapr-services svc/comms-service 80)
   run curl -fsS -X POST "http://127.0.0.1:$port/greet" -H 'Content-Type: application/json' -d '{"name":"Ada"}'
