@@ -7,6 +7,12 @@ source "$SCRIPTS_DIR/cluster/common.sh"
 load_versions
 PATH="$(cluster_tools_dir):$PATH"
 
+# need_cluster : the cluster's kubeconfig, for kubectl in every test of the file, or a clear refusal.
+need_cluster() {
+  export KUBECONFIG=$KUBECONFIG_FILE
+  [[ -s "$KUBECONFIG" ]] || { echo "no cluster: run scripts/cluster-up.sh first" >&2; return 1; }
+}
+
 # port_forward NAMESPACE TARGET PORT : prints the local port of a new `kubectl port-forward` to it.
 port_forward() {
   local out line

@@ -4,8 +4,7 @@
 
 setup_file() {
   load helpers
-  export KUBECONFIG=$KUBECONFIG_FILE
-  [[ -s "$KUBECONFIG" ]] || { echo "no cluster: run scripts/cluster-up.sh first" >&2; return 1; }
+  need_cluster
 }
 
 setup() { load helpers; }
