@@ -27,7 +27,6 @@ Environment:
                JIT's compiler threads take 1-3% of the apps' CPU in the measured runs)
   MAX_WORKERS  concurrent requests of the closed loop (default 16)
   LAYERS       the layers to measure (default "full both-sidecars greeter-sidecar greeter")
-  APP_JAVA_OPTS  the apps' JVM flags (default: the container image's, from pom.xml)
 
 Layers, each POST {"name":"Ada"}: greeter (the app), greeter-sidecar (through greeter's daprd),
 both-sidecars (comms' daprd -> greeter's daprd -> greeter), full (comms and both sidecars).
@@ -70,9 +69,7 @@ use_java_25
 load_versions
 need_version VEGETA_VERSION
 VEGETA=$(go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION")
-JVM_FLAGS="${APP_JAVA_OPTS:-$(app_jvm_flags)}"
-export APP_JAVA_OPTS="$JVM_FLAGS"
-read -r -a jvm_flags <<<"$JVM_FLAGS"
+JVM_FLAGS=$(app_jvm_flags)
 HZ=$(getconf CLK_TCK)
 DAPR_PUBLISHED="Dapr's benchmark (docs.dapr.io, Service invocation performance): the two sidecars add about 1.40 ms at p90 and 2.10 ms at p99, at 1000 requests/s with 0.5 vCPU per sidecar, mTLS and tracing sampled at 0.1; a sidecar uses 0.48 vCPU per 1000 requests/s (0.48 ms CPU per request)"
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -108,13 +105,23 @@ fi
 DAPRD="${DAPRD:-$("$SCRIPTS_DIR/daprd.sh")}"
 export DAPRD
 
-# ready_ms APP : starts the app's jar alone, as dapr.yaml does, and sets READY_MS to the time until its readiness is 200.
-ready_ms() {
-  local app=$1 port started deadline pid
-  port=$(free_ports 1)
+# burst TARGET : a burst of 100 requests, 10 at a time (the seed's xargs load), to TARGET (vegeta's http
+# format); prints their latencies and how many succeeded, as JSON.
+burst() {
+  "$VEGETA" attack -rate=1000 -duration=100ms -workers=10 -max-workers=10 -timeout=10s \
+    -header 'Content-Type: application/json' -body "$BODY" <<<"$1" | "$VEGETA" report -type=json |
+    jq -c 'def ms: . / 1e4 | round / 100; {p50_ms: (.latencies["50th"] | ms), p99_ms: (.latencies["99th"] | ms),
+      max_ms: (.latencies.max | ms), success: (.success * .requests | round)}'
+}
+
+# start_sample APP : starts the app's jar alone, as dapr.yaml does, and sets READY_MS to the time until
+# its readiness is 200; for greeter, FIRST_BURST to the latencies of the first 100 requests after it.
+start_sample() {
+  local app=$1 port started deadline pid token
+  port=$(free_ports 1) token=$(random_hex 32) FIRST_BURST=""
   started=$(now_ms)
-  (cd "$REPO_ROOT/$app-service" && APP_API_TOKEN=$(random_hex 32) SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port exec java \
-    "${jvm_flags[@]}" -jar "target/$app-service.jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
+  (cd "$REPO_ROOT/$app-service" && APP_API_TOKEN=$token SERVER_ADDRESS=127.0.0.1 SERVER_PORT=$port exec java \
+    "@$SCRIPTS_DIR/jvm.options" -jar "target/$app-service.jar") >"$BENCH_DIR/$app-start.log" 2>&1 &
   pid=$!
   deadline=$((started + 60000))
   until curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/actuator/health/readiness"; do
@@ -123,6 +130,8 @@ ready_ms() {
     sleep 0.05
   done
   READY_MS=$(($(now_ms) - started))
+  # comms alone would answer its fallback: its first burst is measured on the whole stack, below.
+  [[ "$app" != greeter ]] || FIRST_BURST=$(burst "$(printf 'POST http://127.0.0.1:%s/greet\ndapr-api-token: %s\n' "$port" "$token")")
   kill -TERM "$pid"
   wait "$pid" || true
 }
@@ -130,10 +139,11 @@ ready_ms() {
 startup='{}'
 for app in greeter comms; do
   for ((i = 1; i <= SAMPLES; i++)); do
-    ready_ms "$app"
-    info "$app ready in $READY_MS ms (sample $i of $SAMPLES)"
-    startup=$(jq -c --arg app "$app" --argjson ms "$READY_MS" \
-      '.[$app].samples_ms += [$ms] | .[$app].median_ms = (.[$app].samples_ms | sort | .[length / 2 | floor])' <<<"$startup")
+    start_sample "$app"
+    info "$app ready in $READY_MS ms (sample $i of $SAMPLES)${FIRST_BURST:+; the first 100 requests: $FIRST_BURST}"
+    startup=$(jq -c --arg app "$app" --argjson ms "$READY_MS" --argjson burst "${FIRST_BURST:-null}" \
+      '.[$app].samples_ms += [$ms] | .[$app].median_ms = (.[$app].samples_ms | sort | .[length / 2 | floor])
+       | if $burst then .[$app].first_burst += [$burst] else . end' <<<"$startup")
   done
 done
 
@@ -142,9 +152,9 @@ done
 # The app token, which greeter wants from its caller (the local sidecars' API wants none).
 APP_API_TOKEN=$(random_hex 32)
 register_secret "$APP_API_TOKEN"
-log "starting the stack with scripts/local-up.sh, the apps with the image's JVM flags"
+log "starting the stack with scripts/local-up.sh"
 STACK_UP=true
-APP_API_TOKEN=$APP_API_TOKEN JDK_JAVA_OPTIONS=$JVM_FLAGS "$SCRIPTS_DIR/local-up.sh" \
+APP_API_TOKEN=$APP_API_TOKEN "$SCRIPTS_DIR/local-up.sh" \
   >"$BENCH_DIR/local-up.out" 2>&1 || { tail -n 40 "$BENCH_DIR/local-up.out" >&2; die "local-up failed"; }
 # dapr.yaml's ports, and each process by the port it serves.
 COMMS_PORT=8080 COMMS_DAPR_HTTP_PORT=3500 GREETER_PORT=8081 GREETER_DAPR_HTTP_PORT=3501 ZIPKIN_PORT=9411
@@ -153,6 +163,9 @@ for name in comms:8080 comms-daprd:3500 greeter-daprd:3501 greeter:8081 zipkin:9
   PID[${name%:*}]=$(ss -Hltnp "sport = :${name#*:}" | grep -om1 'pid=[0-9]*' | cut -d= -f2)
 done
 PROCS=("${!PID[@]}")
+# The first 100 requests through comms after local-up's one greeting: JVMs just started, as after a deploy.
+startup=$(jq -c --argjson burst "$(burst "POST http://127.0.0.1:$COMMS_PORT/greet")" '.full.first_burst = [$burst]' <<<"$startup")
+info "the first 100 requests through comms: $(jq -c .full.first_burst[0] <<<"$startup")"
 
 # cpu_ticks NAME : utime + stime of the stack's process NAME (fields 14 and 15 of /proc/PID/stat), or
 # null once it died: then it is named with the end of its log, once.
@@ -312,6 +325,10 @@ jq -r '
     "", "## Start-to-ready (idle machine) and memory (after all runs)", "",
     (["process", "start-to-ready ms, median", "samples ms", "peak RSS MiB", "RSS MiB", "of it anonymous MiB"] | head),
     (.memory + (.died | map({key: ., value: {}}) | from_entries) | to_entries[] | [.key, $all.startup[.key].median_ms, ($all.startup[.key].samples_ms | if . then join(" ") else null end), .value.peak_rss_mib, .value.rss_mib, .value.anon_rss_mib] | row),
+    "", "## The first 100 requests after start, 10 at a time (the seed'"'"'s xargs load)", "",
+    (["to", "p50 ms", "p99 ms", "max ms", "successes"] | head),
+    (.startup | to_entries[] | select(.value.first_burst) | .key as $to | .value.first_burst[]
+      | [if $to == "full" then "comms, right after local-up" else "\($to) alone, right after ready" end, .p50_ms, .p99_ms, .max_ms, .success] | row),
     (select(.sidecars_add != []) | "", "## What the two sidecars add: both-sidecars minus greeter", "",
       (["rate /s", "p50 ms", "p90 ms", "p99 ms", "CPU ms/req comms-daprd", "greeter-daprd"] | head),
       (.sidecars_add[] | [.rate, .added_ms.p50, .added_ms.p90, .added_ms.p99, .sidecar_cpu_ms_per_request."comms-daprd", .sidecar_cpu_ms_per_request."greeter-daprd"] | row)),

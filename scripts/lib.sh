@@ -211,11 +211,8 @@ use_java_25() {
   export JAVA_HOME=$best PATH=$best/bin:$PATH
 }
 
-# app_jvm_flags : the apps' JVM flags, the Jib <jvmFlag>s of pom.xml: one set for the image and the
-# local run, so what is measured here is what runs in the cluster.
-app_jvm_flags() {
-  sed -n 's:^[[:space:]]*<jvmFlag>\(.*\)</jvmFlag>.*:\1:p' "$REPO_ROOT/pom.xml" | paste -sd' ' -
-}
+# app_jvm_flags : the apps' JVM flags on one line, scripts/jvm.options without its comments.
+app_jvm_flags() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SCRIPTS_DIR/jvm.options" | paste -sd' ' -; }
 
 # apps_stale : a service jar is missing or older than its sources, so the apps need a build.
 apps_stale() {

@@ -59,14 +59,46 @@ vegeta_attack() {
 }
 
 # answers_summary RESULTS : "total=N ok=N fallback=N errors=N" from vegeta's results, then each kind
-# of error with its count and first time.
+# of fallback or error with its count, first and last time.
 answers_summary() {
   "$(go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION")" encode --to json <"$1" | jq -rs '
     def answer: if .code == 200 then (.body | @base64d | fromjson | if .fallback then "fallback" else "ok" end) else "error" end;
     (map(answer) | group_by(.) | map({key: .[0], value: length}) | from_entries) as $n
     | "total=\(length) ok=\($n.ok // 0) fallback=\($n.fallback // 0) errors=\($n.error // 0)"
-      + (map(select(answer == "error") | {why: (if .code == 0 then .error else "HTTP \(.code)" end), at: .timestamp})
-         | group_by(.why) | map(" | \(length) x \(.[0].why) from \(.[0].at)") | add // "")'
+      + (map(answer as $a | select($a != "ok") | {why: (if $a == "fallback" then "fallback" elif .code == 0 then .error else "HTTP \(.code)" end), at: .timestamp})
+         | group_by(.why) | map(" | \(length) x \(.[0].why) from \(.[0].at) to \(.[-1].at)") | add // "")'
+}
+
+# load_start URL RATE SECONDS : a greeting POSTed to URL at RATE per second for SECONDS, in the background
+# (bounded: a background job ignores SIGINT); fd 3 is bats'. load_check or teardown's load_stop ends it.
+load_start() {
+  vegeta_attack "$@" >"$BATS_TEST_TMPDIR/load.bin" 3>&- &
+  echo $! >"$BATS_TEST_TMPDIR/load.pid"
+  LOAD_TOTAL=$(($2 * $3))
+}
+load_stop() {
+  [[ -f "$BATS_TEST_TMPDIR/load.pid" ]] || return 0
+  kill "$(cat "$BATS_TEST_TMPDIR/load.pid")" 2>/dev/null || true
+  rm -f "$BATS_TEST_TMPDIR/load.pid"
+}
+# load_check : waits for load_start's load to end (it must outlast the test's steps) and checks that every
+# request of it was greeted by greeter; if not, prints when each fallback and error happened, and the state
+# of comms' sidecars' circuit breakers. The counts go to bats' output either way.
+load_check() {
+  local pid summary
+  pid=$(cat "$BATS_TEST_TMPDIR/load.pid")
+  kill -0 "$pid" || { echo "the load ended before the test's steps did: make it longer"; return 1; }
+  wait "$pid"
+  rm -f "$BATS_TEST_TMPDIR/load.pid"
+  summary=$(answers_summary "$BATS_TEST_TMPDIR/load.bin")
+  echo "# $summary" >&3
+  [[ "$summary" == "total=$LOAD_TOTAL ok=$LOAD_TOTAL fallback=0 errors=0" ]] && return 0
+  echo "$summary" | tr '|' '\n'
+  echo "comms' sidecars' circuit breakers (1: the state the last call found):"
+  for ip in $(kubectl get pods -n dapr-services -l app.kubernetes.io/name=comms -o jsonpath='{.items[*].status.podIP}'); do
+    curl -fsS --max-time 5 "http://$ip:9090/metrics" | grep '^dapr_resiliency_cb_state.* 1$' | sed "s/^/  $ip: /"
+  done
+  return 1
 }
 
 # keep_pod_logs : after a failed test, the pods of the app and of Dapr and their logs, into

@@ -25,7 +25,8 @@ nothing_running() {
 
 @test "daprd.sh prints only the path of the pinned daprd, built with a fixed grpc-go" {
   run --separate-stderr "$SCRIPTS_DIR/daprd.sh"
-  [ "$status" -eq 0 ] && [ -x "$output" ]
+  [ "$status" -eq 0 ]
+  [ -x "$output" ]
   [ "$("$output" --version)" = "$DAPR_RUNTIME_VERSION" ]
   # CVE-2026-33186, a gRPC authorization bypass, is fixed in grpc-go 1.79.3.
   grpc=$(go version -m "$output" | awk '$1 == "dep" && $2 == "google.golang.org/grpc" { print $3 }')
@@ -36,7 +37,8 @@ nothing_running() {
   mkdir "$BATS_TEST_TMPDIR/mod"
   sed 's|github.com/dapr/dapr v[0-9.]*|github.com/dapr/dapr v1.16.4|' "$SCRIPTS_DIR/daprd/go.mod" >"$BATS_TEST_TMPDIR/mod/go.mod"
   DAPRD_MODULE_DIR="$BATS_TEST_TMPDIR/mod" DAPR_INSTALL_DIR="$BATS_TEST_TMPDIR/bin" run "$SCRIPTS_DIR/daprd.sh"
-  [ "$status" -eq 1 ] && [[ "$output" == *v1.16.4*"DAPR_RUNTIME_VERSION=$DAPR_RUNTIME_VERSION"* ]]
+  [ "$status" -eq 1 ]
+  [[ "$output" == *v1.16.4*"DAPR_RUNTIME_VERSION=$DAPR_RUNTIME_VERSION"* ]]
   [ ! -e "$BATS_TEST_TMPDIR/bin/daprd" ]
 }
 
@@ -46,13 +48,15 @@ nothing_running() {
   until port_in_use 3501; do sleep 0.1; done
   run "$SCRIPTS_DIR/local-up.sh"
   kill "$blocker"
-  [ "$status" -eq 1 ] && [[ "$output" == *"port(s) in use: 3501."* ]]
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"port(s) in use: 3501."* ]]
   nothing_running
 }
 
 @test "a local-up that fails names its step and leaves nothing running" {
   STARTUP_TIMEOUT=1 run "$SCRIPTS_DIR/local-up.sh"
-  [ "$status" -eq 1 ] && [[ "$output" == *"not healthy within 1s"*"stopped at step [4/6]"* ]]
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not healthy within 1s"*"stopped at step [4/6]"* ]]
   nothing_running
 }
 
@@ -67,13 +71,15 @@ nothing_running() {
 
 @test "a second local-up refuses and leaves the first running" {
   run "$SCRIPTS_DIR/local-up.sh"
-  [ "$status" -eq 1 ] && [[ "$output" == *"port(s) in use"* ]]
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"port(s) in use"* ]]
   curl -fsS -X POST localhost:8080/greet -H 'Content-Type: application/json' -d '{"name":"Ada"}'
 }
 
 @test "load.sh: 100 requests, 10 at a time, all greeted by greeter" {
   run "$SCRIPTS_DIR/load.sh" -n 100 -c 10
-  [ "$status" -eq 0 ] && [[ "$output" == *"successes:  100"*"errors:     0"* ]]
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"successes:  100"$'\n'"fallbacks:  0"$'\n'"errors:     0"* ]]
 }
 
 @test "dapr stop -f . stops the apps and sidecars; local-down also Zipkin, and frees every port" {

@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.resilience.annotation.ConcurrencyLimit;
 import org.springframework.resilience.annotation.ConcurrencyLimit.ThrottlePolicy;
 import org.springframework.stereotype.Service;
+import org.springframework.web.client.HttpClientErrorException;
 
 /**
  * The one decision comms makes: greeter's answer, or the fallback. A fallback is a deliberate
@@ -32,11 +33,14 @@ public class GreetingService {
 
 	private final Counter failures;
 
+	private final Counter tokenRefused;
+
 	GreetingService(Greeter greeter, ObservationRegistry observations, MeterRegistry meters) {
 		this.greeter = greeter;
 		this.observations = observations;
 		this.timeouts = fallbackCounter(meters, "timeout");
 		this.failures = fallbackCounter(meters, "failure");
+		this.tokenRefused = fallbackCounter(meters, "sidecar_token");
 	}
 
 	/** Past the limit a request is refused at once (a 503 problem), so that an overload is answered, not queued. */
@@ -55,11 +59,19 @@ public class GreetingService {
 	}
 
 	private GreetResponse fallback(String name, RuntimeException ex) {
-		boolean timedOut = causedBy(ex, SocketTimeoutException.class);
-		(timedOut ? this.timeouts : this.failures).increment();
 		// The name stays out of logs and spans: it is the caller's data.
-		log.warn("greeter unavailable ({}), answering the fallback: {}", timedOut ? "timeout" : "failure",
-				ex.toString());
+		if (refusedBySidecar(ex)) {
+			// Not greeter's outage but comms' own setup: no call can succeed until it is fixed.
+			this.tokenRefused.increment();
+			log.error("comms' own sidecar refused its API token, answering the fallback: DAPR_API_TOKEN must be "
+					+ "the token of the sidecar's dapr.io/api-token-secret");
+		}
+		else {
+			boolean timedOut = causedBy(ex, SocketTimeoutException.class);
+			(timedOut ? this.timeouts : this.failures).increment();
+			log.warn("greeter unavailable ({}), answering the fallback: {}", timedOut ? "timeout" : "failure",
+					ex.toString());
+		}
 		Observation current = this.observations.getCurrentObservation();
 		if (current != null) {
 			// Without its stack trace: spans wait in the export queue, and a storm of fallbacks filled the heap.
@@ -82,6 +94,12 @@ public class GreetingService {
 			.description("Requests answered with the fallback because greeter could not answer")
 			.tag("reason", reason)
 			.register(meters);
+	}
+
+	/** daprd's own refusal of a wrong dapr-api-token: a 401 in plain text (greeter's own 401 is a problem body). */
+	private static boolean refusedBySidecar(RuntimeException ex) {
+		return ex instanceof HttpClientErrorException.Unauthorized unauthorized
+				&& unauthorized.getResponseBodyAsString().startsWith("invalid api token");
 	}
 
 	private static boolean causedBy(Throwable ex, Class<? extends Throwable> type) {

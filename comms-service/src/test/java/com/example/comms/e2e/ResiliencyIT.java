@@ -35,7 +35,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * greeter's real sidecar: a slow greeter is tried once per retry, each attempt cut at the policy's timeout,
  * and comms answers its fallback within its own bound; a failing greeter opens the circuit breaker, which
  * keeps calls away from greeter and closes by itself after its timeout once greeter is healthy. Every
- * number comes from the shipped files. Takes about the breaker's timeout (30 s) plus the stack's start.
+ * number comes from the shipped files. Takes about the breaker's timeout plus the stack's start.
  */
 @TestMethodOrder(OrderAnnotation.class)
 class ResiliencyIT {
@@ -104,24 +104,43 @@ class ResiliencyIT {
 	@Test
 	@Order(2)
 	void aFailingGreeterOpensTheBreakerWhichClosesByItselfOnceGreeterIsHealthy() throws Exception {
-		GreeterStandIn greeter = healthyGreeter(); // and the breaker's count of failures starts again
+		// The breaker's counts start again after its interval: the first test's failures are forgotten.
+		Thread.sleep(policy.interval());
+		GreeterStandIn greeter = healthyGreeter();
 		greeter.failing();
 		int before = greeter.calls();
 
-		// Each request fails 1 + maxRetries times while the breaker is closed: enough requests to trip it.
-		int requests = (policy.tripAfter() + policy.maxRetries()) / (1 + policy.maxRetries());
-		long trippingRequestStarted = 0;
-		for (int i = 0; i < requests; i++) {
-			trippingRequestStarted = System.nanoTime();
+		int attempts = 1 + policy.maxRetries();
+		// A burst of failures below the breaker's minimum of attempts leaves it closed: every call still tries greeter.
+		int burst = (policy.minRequests() - 1) / attempts;
+		for (int i = 0; i < burst; i++) {
 			assertThat(real.greet().reply()).isEqualTo(RealDaprStack.parse(FALLBACK));
 		}
-		assertThat(greeter.calls() - before).as("calls that reached greeter: as many as trip the breaker")
-			.isEqualTo(policy.tripAfter());
+		assertThat(greeter.calls() - before).as("a burst below the minimum: every attempt reached greeter")
+			.isEqualTo(burst * attempts);
+		assertThat(breakerState()).as("comms' sidecar's metrics after a burst below the minimum").isEqualTo("closed");
+
+		// More of them: it opens once one of its windows holds the minimum of attempts, all failed. A window
+		// may end on the way (its counts start again), so it takes fewer than two windows' minimum.
+		long trippingRequestStarted = 0;
+		int reached;
+		do {
+			int callsBefore = greeter.calls();
+			long started = System.nanoTime();
+			assertThat(real.greet().reply()).isEqualTo(RealDaprStack.parse(FALLBACK));
+			reached = greeter.calls() - callsBefore;
+			// The call that opened it, not one that found it open.
+			trippingRequestStarted = (reached > 0) ? started : trippingRequestStarted;
+		}
+		while (reached == attempts && greeter.calls() - before < 2 * policy.minRequests());
+		int failed = greeter.calls() - before;
+		assertThat(failed).as("failed attempts that opened the breaker")
+			.isGreaterThanOrEqualTo(policy.minRequests())
+			.isLessThan(2 * policy.minRequests());
 
 		RealDaprStack.Greeting whileOpen = real.greet();
 		assertThat(whileOpen.reply()).isEqualTo(RealDaprStack.parse(FALLBACK));
-		assertThat(greeter.calls() - before).as("no call reaches greeter while the breaker is open")
-			.isEqualTo(policy.tripAfter());
+		assertThat(greeter.calls() - before).as("no call reaches greeter while the breaker is open").isEqualTo(failed);
 		assertThat(breakerState()).as("comms' sidecar's metrics").isEqualTo("open");
 		List<ReceivedSpan> openTrace = real.receiver().awaitTrace(whileOpen.traceId(),
 				spans -> spans.stream().anyMatch(daprd("comms")), Duration.ofSeconds(60));
@@ -132,8 +151,7 @@ class ResiliencyIT {
 		RealDaprStack.Greeting greeting = real.greet();
 		long deadline = trippingRequestStarted + policy.breakerTimeout().plus(Duration.ofSeconds(30)).toNanos();
 		while (greeting.reply().get("fallback").asBoolean() && System.nanoTime() < deadline) {
-			assertThat(greeter.calls() - before).as("no call reaches greeter while the breaker is open")
-				.isEqualTo(policy.tripAfter());
+			assertThat(greeter.calls() - before).as("no call reaches greeter while the breaker is open").isEqualTo(failed);
 			Thread.sleep(1000);
 			greeting = real.greet();
 		}
@@ -141,7 +159,7 @@ class ResiliencyIT {
 
 		assertThat(greeting.reply()).as(real.stack().logs()).isEqualTo(RealDaprStack.parse(GREETING));
 		assertThat(closedAfter).as("the breaker stays open for its timeout").isGreaterThanOrEqualTo(policy.breakerTimeout());
-		assertThat(greeter.calls() - before).as("the half-open breaker let one call through").isEqualTo(policy.tripAfter() + 1);
+		assertThat(greeter.calls() - before).as("the half-open breaker let one call through").isEqualTo(failed + 1);
 		// It closes after maxRequests successes in a row; the next call reports the state it found.
 		for (int i = 0; i < policy.halfOpenRequests(); i++) {
 			assertThat(real.greet().reply()).isEqualTo(RealDaprStack.parse(GREETING));
@@ -149,7 +167,7 @@ class ResiliencyIT {
 		assertThat(breakerState()).as("comms' sidecar's metrics").isEqualTo("closed");
 	}
 
-	/** greeter answering at once, and answered through the sidecars: a success, which resets the breaker's count. */
+	/** greeter answering at once, and answered through the sidecars. */
 	private static GreeterStandIn healthyGreeter() throws Exception {
 		GreeterStandIn greeter = real.stack().greeterStandIn();
 		greeter.fine();
@@ -223,11 +241,12 @@ class ResiliencyIT {
 	}
 
 	/** What the shipped Resiliency applies to calls to one app. */
-	record Policy(String name, Duration attemptTimeout, int maxRetries, Duration retryInterval, int tripAfter,
-			Duration breakerTimeout, int halfOpenRequests) {
+	record Policy(String name, Duration attemptTimeout, int maxRetries, Duration retryInterval, int minRequests,
+			Duration interval, Duration breakerTimeout, int halfOpenRequests) {
 
-		/** The breaker's trip expression this test understands: the number of failed attempts in a row. */
-		private static final Pattern TRIP = Pattern.compile("consecutiveFailures\\s*>=\\s*(\\d+)");
+		/** The breaker's trip expression this test understands: a minimum of attempts, and a share of them failed. */
+		private static final Pattern TRIP = Pattern
+			.compile("requests >= (\\d+) && totalFailures \\* (\\d+) >= requests \\* (\\d+)");
 
 		/** Every attempt timing out, and the waits between them. */
 		Duration worstCase() {
@@ -257,12 +276,13 @@ class ResiliencyIT {
 			}
 			Matcher trip = TRIP.matcher(String.valueOf(breaker.get("trip")));
 			if (!trip.matches()) {
-				throw new IllegalStateException(file + ": this test knows only the trip 'consecutiveFailures >= N', not "
+				throw new IllegalStateException(file + ": this test knows only the trip 'requests >= N && totalFailures * A >= requests * B', not "
 						+ breaker.get("trip"));
 			}
 			return new Policy((String) ((Map<String, Object>) resiliency.get("metadata")).get("name"),
 					DurationStyle.detectAndParse(timeout), ((Number) retry.get("maxRetries")).intValue(),
 					DurationStyle.detectAndParse(String.valueOf(retry.get("duration"))), Integer.parseInt(trip.group(1)),
+					DurationStyle.detectAndParse(String.valueOf(breaker.get("interval"))),
 					DurationStyle.detectAndParse(String.valueOf(breaker.get("timeout"))),
 					((Number) breaker.get("maxRequests")).intValue());
 		}

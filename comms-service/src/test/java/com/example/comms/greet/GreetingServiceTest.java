@@ -1,6 +1,7 @@
 package com.example.comms.greet;
 
 import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -8,6 +9,9 @@ import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import org.junit.jupiter.api.Test;
 
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.client.HttpClientErrorException;
 import org.springframework.web.client.ResourceAccessException;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -49,6 +53,24 @@ class GreetingServiceTest {
 		assertThat(service.greet("Ada").fallback()).isTrue();
 		assertThat(fallbacks("timeout")).isEqualTo(1);
 		assertThat(fallbacks("failure")).isZero();
+	}
+
+	@Test
+	void countsItsOwnSidecarRefusingItsTokenApartFromGreetersOutages() {
+		// What daprd answers to a wrong dapr-api-token, and what greeter answers (through the sidecars) to a wrong app token.
+		GreetingService refusedBySidecar = service(name -> {
+			throw HttpClientErrorException.create(HttpStatus.UNAUTHORIZED, "Unauthorized", HttpHeaders.EMPTY,
+					"invalid api token\n".getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
+		});
+		GreetingService refusedByGreeter = service(name -> {
+			throw HttpClientErrorException.create(HttpStatus.UNAUTHORIZED, "Unauthorized", HttpHeaders.EMPTY,
+					"{\"status\":401}".getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8);
+		});
+
+		assertThat(refusedBySidecar.greet("Ada").fallback()).isTrue();
+		assertThat(refusedByGreeter.greet("Ada").fallback()).isTrue();
+		assertThat(fallbacks("sidecar_token")).isEqualTo(1);
+		assertThat(fallbacks("failure")).isEqualTo(1);
 	}
 
 	@Test

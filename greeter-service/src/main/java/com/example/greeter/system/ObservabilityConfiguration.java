@@ -12,12 +12,12 @@ class ObservabilityConfiguration {
 	/**
 	 * Probes are not traffic: kubelet and Dapr's app health check call /actuator/health/* and
 	 * /health every few seconds, which would be a trace each; nor are the sidecar's start-up
-	 * queries (/dapr/config, /dapr/subscribe). They are neither traced nor timed.
+	 * queries (/dapr/config, /dapr/subscribe), nor the warm-up's requests. They are neither traced nor timed.
 	 */
 	@Bean
-	ObservationPredicate noHealthCheckObservations() {
+	ObservationPredicate noHealthCheckObservations(WarmUp warmUp) {
 		return (name, context) -> !(context instanceof ServerRequestObservationContext request)
-				|| !isHealthCheck(request.getCarrier().getRequestURI());
+				|| !(warmUp.isWarming() || isHealthCheck(request.getCarrier().getRequestURI()));
 	}
 
 	/**
