@@ -31,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FallbackWithRealSidecarsIT {
 
 	/** comms.greeter.timeout's default. */
-	private static final Duration BOUND = Duration.ofSeconds(2);
+	private static final Duration BOUND = Duration.ofMillis(2500);
 
 	/** What the JVM and the loopback network may add to the bound. */
 	private static final Duration MARGIN = Duration.ofSeconds(2);
