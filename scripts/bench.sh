@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() {
   cat <<'EOF'
 Usage: scripts/bench.sh [--short | --soak] [--out FILE]
+       scripts/bench.sh --summary FILE...
 
   --short     a quick check that the benchmark runs (RATES=50 DURATION=3, WARMUP=3 s at 50/s, closed
               loop 2 s, 1 start-up sample); its numbers mean little
@@ -19,6 +20,7 @@ Usage: scripts/bench.sh [--short | --soak] [--out FILE]
               after the load) and answers /health, and that comms still answers and its trace
               reaches Zipkin whole
   --out FILE  the JSON results (default target/bench/MODE.json: bench.json, short.json, soak.json)
+  --summary   the minimum, median and maximum of each figure over the JSON results of several runs
 
 Environment:
   RATES        open-loop rates in requests/s, per layer (default "100 300 600")
@@ -35,12 +37,32 @@ or a --soak check failed. Takes about 9 minutes; --short about 1.
 EOF
 }
 
+# summary FILE... : each figure of several runs' results as "min / median / max".
+summary() {
+  jq -rs '
+    def mmm: map(select(. != null)) | sort | if length == 0 then "-" else "\(.[0]) / \(.[length / 2 | floor]) / \(.[-1])" end;
+    def row: "| " + join(" | ") + " |";
+    . as $all
+    | "# scripts/bench.sh, \(length) runs: min / median / max", "",
+    (["layer", "rate /s", "p50 ms", "p99 ms", "comms CPU ms/req", "all processes CPU ms/req", "not greeted"] | row, (map("---") | row)),
+    ([.[].runs[] | select(.mode == "open")] | group_by([.layer, .rate])[]
+      | [.[0].layer, "\(.[0].rate)", (map(.latency_ms.p50) | mmm), (map(.latency_ms.p99) | mmm),
+         (map(.cpu_ms_per_request.comms) | mmm), (map([.cpu_ms_per_request[] // 0] | add * 1000 | round / 1000) | mmm),
+         (map(.requests - .success) | mmm)] | row),
+    "", (["process", "start to ready ms", "first 100 after start: p99 ms", "max ms", "peak RSS MiB", "RSS MiB"] | row, (map("---") | row)),
+    ([$all[] | (.memory | keys[]), (.startup | keys[])] | unique[] as $p
+      | [$p, ([$all[].startup[$p].median_ms] | mmm), ([$all[].startup[$p].first_burst[]?.p99_ms] | mmm),
+         ([$all[].startup[$p].first_burst[]?.max_ms] | mmm), ([$all[].memory[$p].peak_rss_mib] | mmm),
+         ([$all[].memory[$p].rss_mib] | mmm)] | row)' "$@"
+}
+
 COMMAND=$(_format_cmd "$SCRIPT_NAME" "$@")
 MODE=bench OUT=""
 while (($#)); do
   case "$1" in
     --short | --soak) MODE=${1#--} ;;
     --out) (($# > 1)) || die "--out needs a file"; OUT=$2; shift ;;
+    --summary) shift; (($#)) || die "--summary needs the JSON results of runs"; summary "$@"; exit ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -48,8 +70,8 @@ while (($#)); do
 done
 # Each mode's defaults, its warm-up rates, closed-loop seconds (0: none) and start-up samples. The
 # soak and --short warm up slower: JIT-cold JVMs need several times their warm CPU per request, and a
-# queue on two cores shared by five servers and vegeta times out calls; five in a row open comms'
-# circuit breaker for 30 s, and --short would then measure nothing but fallbacks.
+# queue on two cores shared by five servers and vegeta times out calls; enough of them open comms'
+# circuit breaker, and --short would then measure nothing but fallbacks.
 case "$MODE" in
   short) : "${RATES:=50}" "${DURATION:=3}" "${WARMUP:=3}"; WARM_RATES=(50) CLOSED_SECONDS=2 SAMPLES=1 ;;
   soak) : "${RATES:=400}" "${DURATION:=150}" "${WARMUP:=30}" "${LAYERS:=full}"; WARM_RATES=(100 250) CLOSED_SECONDS=0 SAMPLES=0 ;;
