@@ -94,11 +94,17 @@ load_check() {
   echo "# $summary" >&3
   [[ "$summary" == "total=$LOAD_TOTAL ok=$LOAD_TOTAL fallback=0 errors=0" ]] && return 0
   echo "$summary" | tr '|' '\n'
-  echo "comms' sidecars' circuit breakers (1: the state the last call found):"
+  breaker_states
+  return 1
+}
+
+# breaker_states : the state of the circuit breaker of each comms pod's sidecar, as the last call found it.
+breaker_states() {
+  local ip
+  echo "comms' sidecars' circuit breakers:"
   for ip in $(kubectl get pods -n dapr-services -l app.kubernetes.io/name=comms -o jsonpath='{.items[*].status.podIP}'); do
     curl -fsS --max-time 5 "http://$ip:9090/metrics" | grep '^dapr_resiliency_cb_state.* 1$' | sed "s/^/  $ip: /"
   done
-  return 1
 }
 
 # keep_pod_logs : after a failed test, the pods of the app and of Dapr and their logs, into
