@@ -11,7 +11,7 @@ usage() {
 Usage: scripts/cluster-down.sh [-h|--help]
 
 Stops the local cluster's pods, then its processes, and removes what they made: mounts, network
-namespaces, the bridges, the KUBE-* and CNI-* iptables chains, the kubepods cgroups and
+namespaces, the bridges, the KUBE-* and CNI-* iptables chains (and the tables they made), the kubepods cgroups and
 /var/lib/dapr-demo-cluster, and puts back the kernel settings kubelet and the CNI plugins changed.
 The built tools and images stay cached. Safe to run again, and when nothing runs. As root.
 EOF
@@ -68,6 +68,11 @@ for ipt in iptables ip6tables; do
     for c in $chains; do "$ipt" -t "$table" -X "$c"; done
   done
 done
+# The tables iptables made for the cluster (a fresh machine has none).
+if [[ -f "$CLUSTER_ROOT/nft-tables.saved" ]]; then
+  { nft list tables | grep -vxFf "$CLUSTER_ROOT/nft-tables.saved" || true; } |
+    while read -r _ family name; do nft delete table "$family" "$name"; done
+fi
 
 log "removing the kubepods cgroups, the cluster's files, and restoring kernel settings"
 for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/unified/; do

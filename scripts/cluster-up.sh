@@ -48,7 +48,7 @@ steps_total 5
 
 step "tools" "seconds when cached; first time about 20 min of compiling"
 missing_pkgs=()
-for p in containerd runc containernetworking-plugins iptables conntrack; do
+for p in containerd runc containernetworking-plugins iptables nftables conntrack; do
   dpkg -s "$p" >/dev/null 2>&1 || missing_pkgs+=("$p")
 done
 if ((${#missing_pkgs[@]})); then
@@ -82,6 +82,8 @@ step "node $NODE_NAME at $NODE_IP: network, certificates, configuration" "second
 mkdir -p "$CLUSTER_ROOT"/{run,logs,pki,cni/net.d,cni/ipam,kubelet,containerd} && mkdir -p "$CLUSTER_ROOT/etcd" && chmod 0700 "$CLUSTER_ROOT/etcd"
 if [[ ! -s "$CLUSTER_ROOT/sysctl.saved" ]]; then
   for s in "${CLUSTER_SYSCTLS[@]}"; do printf '%s=%s\n' "$s" "$(sysctl -n "$s")"; done >"$CLUSTER_ROOT/sysctl.saved"
+  # The netfilter tables there are: iptables makes the ones it lacks, which cluster-down removes.
+  nft list tables >"$CLUSTER_ROOT/nft-tables.saved"
 fi
 # kube-proxy needs bridged pod traffic to pass iptables (a pod reaching a Service backed by its neighbour).
 sysctl -qw net.bridge.bridge-nf-call-iptables=1

@@ -72,7 +72,7 @@ answers_summary() {
 # load_start URL RATE SECONDS : a greeting POSTed to URL at RATE per second for SECONDS, in the background
 # (bounded: a background job ignores SIGINT); fd 3 is bats'. load_check or teardown's load_stop ends it.
 load_start() {
-  vegeta_attack "$@" >"$BATS_TEST_TMPDIR/load.bin" 3>&- &
+  vegeta_attack "$1" "$2" "${3}s" >"$BATS_TEST_TMPDIR/load.bin" 3>&- &
   echo $! >"$BATS_TEST_TMPDIR/load.pid"
   LOAD_TOTAL=$(($2 * $3))
 }
