@@ -173,7 +173,7 @@ class GreetContractTest {
 	}
 
 	@ParameterizedTest
-	@ValueSource(strings = { "/", "/greeting", "/greet/extra", "/actuator/env", "/actuator/prometheus", "/dapr/config" })
+	@ValueSource(strings = { "/", "/greeting", "/greet/extra", "/actuator/env", "/actuator/prometheus" })
 	void answersUnknownPathsWith404(String path) throws Exception {
 		assertProblem(send(HttpRequest.newBuilder(uri(path)).GET()), 404);
 	}
