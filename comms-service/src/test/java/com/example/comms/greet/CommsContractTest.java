@@ -45,7 +45,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * guards the call to the sidecar (path, dapr-app-id, body, trace context) and the fallback. Real daprd: the e2e tests.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-		properties = { "comms.greeter.timeout=2s", "comms.greeter.max-concurrent-calls=2" })
+		properties = { "comms.greeter.timeout=2s", "comms.greeter.max-concurrent-calls=2",
+				"app.api.token=contract-test-token" })
 @AutoConfigureTracing
 class CommsContractTest {
 

@@ -21,7 +21,8 @@ import org.springframework.test.context.DynamicPropertySource;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Nothing listens where the sidecar should be: comms still answers, with the fallback. */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+		properties = "app.api.token=no-sidecar-test-token")
 class CommsWithoutSidecarTest {
 
 	@LocalServerPort
