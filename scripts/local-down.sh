@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops what scripts/local-up.sh started: `dapr stop -f .`, then Zipkin.
+# Stops what scripts/local-up.sh started: `dapr stop -f .`, then Zipkin and Redis.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -9,8 +9,9 @@ usage() {
   cat <<'EOF_USAGE'
 Usage: scripts/local-down.sh
 
-Stops the apps and sidecars of dapr.yaml (`dapr stop -f .`) and the Zipkin scripts/local-up.sh
-started, and waits until their ports are free (up to STOP_TIMEOUT seconds, default 30).
+Stops the apps and sidecars of dapr.yaml (`dapr stop -f .`) and the Zipkin and Redis
+scripts/local-up.sh started, and waits until their ports are free (up to STOP_TIMEOUT seconds,
+default 30). Redis' data and the receipts stay in ~/.local/state/dapr-tracing-demo/local.
 EOF_USAGE
 }
 parse_no_args "$@"
@@ -18,11 +19,11 @@ STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
 
 dapr=$("$SCRIPTS_DIR/daprd.sh" dapr 2>/dev/null)
 (cd "$REPO_ROOT" && "$dapr" stop -f .) >/dev/null 2>&1 || info "dapr.yaml's apps were not running"
-# What local-up started, while each PID is still its process: Zipkin, and a Dapr CLI still starting the
+# What local-up started, while each PID is still its process: Zipkin, Redis, and a Dapr CLI still starting the
 # apps, which `dapr stop` cannot find yet. Each leads its process group, stopped whole (TERM: started in
 # the background, both ignore INT).
 groups=()
-for name in dapr:"run -f ." zipkin:zipkin-server; do
+for name in dapr:"run -f ." zipkin:zipkin-server redis:redis-server; do
   pid=$(cat "$LOCAL_STATE/${name%%:*}.pid" 2>/dev/null) || continue
   [[ "$(ps -o args= -p "$pid" 2>/dev/null)" != *"${name#*:}"* ]] || { kill -TERM -- "-$pid" && groups+=("$pid"); }
   rm -f "$LOCAL_STATE/${name%%:*}.pid"

@@ -49,13 +49,14 @@ cd "$REPO_ROOT"
 
 # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
 suite_maven() {
-  local daprd sentry otelcol otelcol_datadog checks intake="$REPO_ROOT/target/datadog-intake"
-  log "daprd, sentry, the collectors, Datadog's intake stand-in and check code (first builds on a new machine: about 6, 2.5 and 4 minutes)"
-  daprd="$("$SCRIPTS_DIR/daprd.sh")" && sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" && otelcol="$("$SCRIPTS_DIR/otelcol.sh")" &&
+  local daprd sentry redis otelcol otelcol_datadog checks intake="$REPO_ROOT/target/datadog-intake"
+  log "daprd, sentry, Redis, the collectors, Datadog's intake stand-in and check code (first builds on a new machine: about 6, 2.5 and 4 minutes)"
+  daprd="$("$SCRIPTS_DIR/daprd.sh")" && sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" && redis="$(redis_server)" &&
+    otelcol="$("$SCRIPTS_DIR/otelcol.sh")" &&
     otelcol_datadog="$("$SCRIPTS_DIR/otelcol.sh" datadog)" &&
     checks="$(pip_venv "datadog-checks-base-$DATADOG_CHECKS_BASE_VERSION" "datadog-checks-base[deps]==$DATADOG_CHECKS_BASE_VERSION")" &&
     (cd "$SCRIPTS_DIR/datadog/intake" && go build -o "$intake" .) || return 1
-  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dotelcol.path="$otelcol" \
+  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dredis.path="$redis" -Dotelcol.path="$otelcol" \
     -DotelcolDatadog.path="$otelcol_datadog" -DdatadogIntake.path="$intake" -DdatadogChecks.python="$checks/bin/python"
 }
 suite_local() { bats --formatter tap "$SCRIPTS_DIR/tests/local"; }

@@ -28,8 +28,8 @@ teardown() {
     [ "$(kubectl get pod -n dapr-services "$pod" -o jsonpath='{.spec.containers[*].name}')" = "$app daprd" ]
     # The injector hands the sidecar the tokens from the Secrets scripts/install.sh made.
     tokens=$(kubectl get pod -n dapr-services "$pod" -o jsonpath='{.spec.containers[?(@.name=="daprd")].env[*].valueFrom.secretKeyRef.name}')
-    # greeter's sidecar also sends the app token to greeter (dapr.io/app-token-secret); comms is never invoked.
-    case $app in comms) want=dapr-api-token ;; greeter) want="app-api-token dapr-api-token" ;; esac
+    # Each sidecar also sends the app token to its app (dapr.io/app-token-secret): invocations, events.
+    want="app-api-token dapr-api-token"
     [ "$(tr ' ' '\n' <<<"$tokens" | sort | xargs)" = "$want" ]
     # Its workload certificate (mTLS between sidecars) came from Sentry.
     kubectl logs -n dapr-services "$pod" -c daprd | grep -q 'Starting workload identity expiry watcher; cert expires'

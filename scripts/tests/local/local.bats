@@ -56,15 +56,18 @@ nothing_running() {
 @test "a local-up that fails names its step and leaves nothing running" {
   STARTUP_TIMEOUT=1 run "$SCRIPTS_DIR/local-up.sh"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"not healthy within 1s"*"stopped at step [4/6]"* ]]
+  [[ "$output" == *"not healthy within 1s"*"stopped at step [4/7]"* ]]
   nothing_running
 }
 
-@test "local-up greets through both sidecars and prints the trace: comms app, comms sidecar, greeter sidecar, greeter app" {
+@test "local-up greets both ways and prints the traces: POST /greet through both sidecars, POST /greetings done with its receipt" {
   run "$SCRIPTS_DIR/local-up.sh"
   [ "$status" -eq 0 ]
   [[ "$output" == *'comms answered: {"message":"Hello, Ada!","service":"greeter","fallback":false}'* ]]
-  trace_id=$(grep -oE '^trace [0-9a-f]{32}' <<<"$output" | cut -d' ' -f2)
+  [[ "$output" == *'"status":"done","message":"Hello, Ada!"}'* ]]
+  receipt=$(grep -oE 'receipt: /.*\.json$' <<<"$output" | cut -d' ' -f2)
+  [ "$(jq -r .message "$receipt")" = "Hello, Ada!" ]
+  trace_id=$(grep -oE '^  trace [0-9a-f]{32}' <<<"$output" | head -n1 | awk '{ print $2 }')
   ZIPKIN_PORT=9411 run trace_problems "$trace_id"
   [ -z "$output" ] || { echo "$output"; false; }
 }

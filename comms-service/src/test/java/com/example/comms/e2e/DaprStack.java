@@ -3,6 +3,7 @@ package com.example.comms.e2e;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -23,7 +24,9 @@ import org.yaml.snakeyaml.Yaml;
  * the README on one machine, secured as in the cluster: the sidecars talk mTLS with certificates
  * from a real Sentry, and use the Dapr API token and the app API token. Sidecars and apps export
  * their telemetry over OTLP/HTTP to the given host:port: the test's receiver, or a collector in front of it.
- * Every sidecar loads the resiliency policy that kubernetes/ deploys (only comms', its scope, applies it).
+ * Every sidecar loads the local run's resources as they are (scripts/local/resources: the resiliency
+ * policies kubernetes/ deploys, and the greetings' Redis components, each applied to its scopes) against
+ * a Redis of its own, persistent as in the local run.
  */
 final class DaprStack implements AutoCloseable {
 
@@ -54,8 +57,15 @@ final class DaprStack implements AutoCloseable {
 
 	private final Path resources;
 
-	/** kubernetes/components/resiliency, next to the base the Configuration comes from: as deployed. */
-	private final Path resiliency = resiliencyFile().getParent();
+	/** scripts/local/resources, as the local run loads them. */
+	private final Path localResources = required("e2e.localResources");
+
+	private final int redisPort = freePort();
+
+	/** Where comms' sidecar writes the receipts (the local-storage binding's RECEIPTS_DIR). */
+	private final Path receipts;
+
+	private ManagedProcess redis;
 
 	private final Node comms = new Node("comms");
 
@@ -99,10 +109,11 @@ final class DaprStack implements AutoCloseable {
 		this.otlpHostPort = otlpHostPort;
 		this.workDir = Files.createDirectories(workDir);
 		this.resources = Files.createDirectories(workDir.resolve("resources"));
+		this.receipts = Files.createDirectories(workDir.resolve("receipts"));
 		this.config = writeConfig(workDir);
 	}
 
-	/** Starts greeter (app, then sidecar), then comms (app, then sidecar), each once it is healthy. */
+	/** Starts greeter (app, then sidecar), then comms (sidecar and app together), each until it is healthy. */
 	static DaprStack start(String otlpHostPort, Path workDir) throws IOException {
 		return start(otlpHostPort, workDir, false);
 	}
@@ -116,14 +127,18 @@ final class DaprStack implements AutoCloseable {
 		DaprStack stack = new DaprStack(otlpHostPort, workDir);
 		try {
 			stack.startSentry();
+			stack.startRedis();
 			if (greeterStandIn) {
 				stack.greeterStandIn = new GreeterStandIn(stack.greeter.appPort, stack.appToken);
 			}
 			stack.startGreeter();
+			// comms' sidecar first, as its pod starts it: comms reads through it once before it reports ready.
+			ManagedProcess commsSidecar = stack.launchSidecar(stack.comms);
 			stack.commsApp = stack.startApp(stack.comms, "e2e.commsJar",
 					Map.of("DAPR_HTTP_PORT", String.valueOf(stack.comms.httpPort), "DAPR_GRPC_PORT",
-							String.valueOf(stack.comms.grpcPort), "DAPR_API_TOKEN", stack.apiToken));
-			stack.startSidecar(stack.comms);
+							String.valueOf(stack.comms.grpcPort), "DAPR_API_TOKEN", stack.apiToken, "APP_API_TOKEN",
+							stack.appToken));
+			stack.awaitSidecar(stack.comms, commsSidecar);
 			return stack;
 		}
 		catch (RuntimeException ex) {
@@ -203,7 +218,9 @@ final class DaprStack implements AutoCloseable {
 	/** greeter's app first (unless the stand-in is): its sidecar waits for the app's port before it serves. */
 	void startGreeter() {
 		if (this.greeterStandIn == null) {
-			this.greeterApp = startApp(this.greeter, "e2e.greeterJar", Map.of("APP_API_TOKEN", this.appToken));
+			this.greeterApp = startApp(this.greeter, "e2e.greeterJar",
+					Map.of("APP_API_TOKEN", this.appToken, "DAPR_GRPC_PORT", String.valueOf(this.greeter.grpcPort),
+							"DAPR_API_TOKEN", this.apiToken));
 		}
 		this.greeterSidecar = startSidecar(this.greeter);
 	}
@@ -240,22 +257,67 @@ final class DaprStack implements AutoCloseable {
 
 	/** Not dapr.yaml: these sidecars use the cluster's Configuration, OTLP, a Sentry on a free port and an intruder. */
 	private ManagedProcess startSidecar(Node node) {
+		return awaitSidecar(node, launchSidecar(node));
+	}
+
+	/** Healthy once its components are loaded and its app (if it has one) answers. */
+	private ManagedProcess awaitSidecar(Node node, ManagedProcess sidecar) {
+		return sidecar.awaitHealthy("http://127.0.0.1:" + node.httpPort + "/v1.0/healthz", START_TIMEOUT);
+	}
+
+	private ManagedProcess launchSidecar(Node node) {
 		List<String> command = new ArrayList<>(List.of(required("e2e.daprd").toString(), "--app-id", node.appId,
 				"--dapr-http-port", String.valueOf(node.httpPort), "--dapr-grpc-port", String.valueOf(node.grpcPort),
 				"--dapr-internal-grpc-port", String.valueOf(node.internalGrpcPort), "--metrics-port",
 				String.valueOf(node.metricsPort), "--dapr-listen-addresses", "127.0.0.1",
 				"--dapr-internal-grpc-listen-address", "127.0.0.1", "--enable-mtls", "--sentry-address",
 				"127.0.0.1:" + this.sentryPort, "--config", this.config.toString(), "--resources-path",
-				this.resources.toString(), "--resources-path", this.resiliency.toString(), "--log-as-json",
+				this.resources.toString(), "--resources-path", this.localResources.toString(), "--log-as-json",
 				"--log-level", "info"));
 		if (node != this.intruder) {
 			command.addAll(List.of("--app-port", String.valueOf(node.appPort), "--app-protocol", "http",
 					"--app-channel-address", "127.0.0.1"));
 		}
 		Map<String, String> env = Map.of("NAMESPACE", NAMESPACE, "DAPR_TRUST_ANCHORS", this.trustAnchors,
-				"DAPR_API_TOKEN", this.apiToken, "APP_API_TOKEN", this.appToken);
-		return track(ManagedProcess.start(node.appId + "-daprd", command, env, this.workDir)
-			.awaitHealthy("http://127.0.0.1:" + node.httpPort + "/v1.0/healthz", START_TIMEOUT));
+				"DAPR_API_TOKEN", this.apiToken, "APP_API_TOKEN", this.appToken, "REDIS_HOST",
+				"127.0.0.1:" + this.redisPort, "RECEIPTS_DIR", this.receipts.toString());
+		return track(ManagedProcess.start(node.appId + "-daprd", command, env, this.workDir));
+	}
+
+	/** Redis as scripts/local-up.sh runs it: on loopback, every write in its append-only file. */
+	private void startRedis() throws IOException {
+		Path data = Files.createDirectories(this.workDir.resolve("redis"));
+		List<String> command = List.of(required("e2e.redis").toString(), "--bind", "127.0.0.1", "--port",
+				String.valueOf(this.redisPort), "--dir", data.toString(), "--appendonly", "yes", "--save", "");
+		this.redis = track(ManagedProcess.start("redis", command, Map.of(), this.workDir)
+			.awaitLog("Ready to accept connections", START_TIMEOUT));
+	}
+
+	/** What redis-cli (beside redis-server) prints for ARGS against the stack's Redis, e.g. XLEN a-stream. */
+	String redis(String... args) throws IOException, InterruptedException {
+		List<String> command = new ArrayList<>(List.of(required("e2e.redis").resolveSibling("redis-cli").toString(),
+				"-p", String.valueOf(this.redisPort)));
+		command.addAll(List.of(args));
+		Process cli = new ProcessBuilder(command).redirectErrorStream(true).start();
+		String output = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+		if (cli.waitFor() != 0) {
+			throw new IllegalStateException("redis-cli " + String.join(" ", args) + " failed: " + output);
+		}
+		return output;
+	}
+
+	Path receipts() {
+		return this.receipts;
+	}
+
+	/** The HTTP API of APP_ID's sidecar, e.g. sidecarUrl("comms", "/v1.0/publish/pubsub/greeting.requested"). */
+	String sidecarUrl(String appId, String path) {
+		Node node = switch (appId) {
+			case "comms" -> this.comms;
+			case "greeter" -> this.greeter;
+			default -> throw new IllegalArgumentException("no sidecar for app id " + appId);
+		};
+		return "http://127.0.0.1:" + node.httpPort + path;
 	}
 
 	/**

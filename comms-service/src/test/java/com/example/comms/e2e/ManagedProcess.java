@@ -13,9 +13,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
- * A real process (an app jar or daprd) with its output in a log file, that is always stopped:
+ * A real process (an app jar, daprd, Redis) with its output in a log file, that is always stopped:
  * by {@link #close()}, or by a shutdown hook if the test JVM itself goes away.
  */
 final class ManagedProcess implements AutoCloseable {
@@ -54,19 +55,28 @@ final class ManagedProcess implements AutoCloseable {
 
 	/** Polls the URL until it answers 2xx; fails with the end of the process's log if it never does. */
 	ManagedProcess awaitHealthy(String url, Duration timeout) {
+		return awaitReady("healthy at " + url, () -> answers(url), timeout);
+	}
+
+	/** Waits until the process has written TEXT to its log (e.g. Redis' "Ready to accept connections"). */
+	ManagedProcess awaitLog(String text, Duration timeout) {
+		return awaitReady("ready (no \"" + text + "\" in its log)", () -> log().contains(text), timeout);
+	}
+
+	private ManagedProcess awaitReady(String what, BooleanSupplier ready, Duration timeout) {
 		long deadline = System.nanoTime() + timeout.toNanos();
 		while (System.nanoTime() < deadline) {
 			if (!this.process.isAlive()) {
 				throw new IllegalStateException(this.name + " exited with " + this.process.exitValue()
-						+ " before it was healthy; end of its log:\n" + tail(40));
+						+ " before it was ready; end of its log:\n" + tail(40));
 			}
-			if (answers(url)) {
+			if (ready.getAsBoolean()) {
 				return this;
 			}
 			sleep(Duration.ofMillis(250));
 		}
 		throw new IllegalStateException(
-				this.name + " was not healthy at " + url + " within " + timeout + "; end of its log:\n" + tail(40));
+				this.name + " was not " + what + " within " + timeout + "; end of its log:\n" + tail(40));
 	}
 
 	String tail(int lines) {
