@@ -105,8 +105,19 @@ final class DaprStack implements AutoCloseable {
 
 	}
 
-	private DaprStack(String otlpHostPort, Path workDir) throws IOException {
+	/**
+	 * Other components in place of the local run's (and of its Redis): their folder, and what their
+	 * sidecars' environment must hold for them (e.g. an AWS emulator's credentials).
+	 */
+	record Components(Path resources, Map<String, String> sidecarEnv) {
+	}
+
+	/** null: the local run's, on the stack's own Redis. */
+	private final Components components;
+
+	private DaprStack(String otlpHostPort, Path workDir, Components components) throws IOException {
 		this.otlpHostPort = otlpHostPort;
+		this.components = components;
 		this.workDir = Files.createDirectories(workDir);
 		this.resources = Files.createDirectories(workDir.resolve("resources"));
 		this.receipts = Files.createDirectories(workDir.resolve("receipts"));
@@ -115,19 +126,27 @@ final class DaprStack implements AutoCloseable {
 
 	/** Starts greeter (app, then sidecar), then comms (sidecar and app together), each until it is healthy. */
 	static DaprStack start(String otlpHostPort, Path workDir) throws IOException {
-		return start(otlpHostPort, workDir, false);
+		return start(otlpHostPort, workDir, false, null);
+	}
+
+	/** As {@link #start}, with other components than the local run's, and no Redis. */
+	static DaprStack startWith(String otlpHostPort, Path workDir, Components components) throws IOException {
+		return start(otlpHostPort, workDir, false, components);
 	}
 
 	/** As {@link #start}, with a {@link GreeterStandIn} in place of greeter's app, behind greeter's real sidecar. */
 	static DaprStack startWithGreeterStandIn(String otlpHostPort, Path workDir) throws IOException {
-		return start(otlpHostPort, workDir, true);
+		return start(otlpHostPort, workDir, true, null);
 	}
 
-	private static DaprStack start(String otlpHostPort, Path workDir, boolean greeterStandIn) throws IOException {
-		DaprStack stack = new DaprStack(otlpHostPort, workDir);
+	private static DaprStack start(String otlpHostPort, Path workDir, boolean greeterStandIn, Components components)
+			throws IOException {
+		DaprStack stack = new DaprStack(otlpHostPort, workDir, components);
 		try {
 			stack.startSentry();
-			stack.startRedis();
+			if (components == null) {
+				stack.startRedis();
+			}
 			if (greeterStandIn) {
 				stack.greeterStandIn = new GreeterStandIn(stack.greeter.appPort, stack.appToken);
 			}
@@ -218,11 +237,14 @@ final class DaprStack implements AutoCloseable {
 	/** greeter's app first (unless the stand-in is): its sidecar waits for the app's port before it serves. */
 	void startGreeter() {
 		if (this.greeterStandIn == null) {
-			this.greeterApp = startApp(this.greeter, "e2e.greeterJar",
-					Map.of("APP_API_TOKEN", this.appToken, "DAPR_GRPC_PORT", String.valueOf(this.greeter.grpcPort),
-							"DAPR_API_TOKEN", this.apiToken));
+			this.greeterApp = startApp(this.greeter, "e2e.greeterJar", greeterEnv());
 		}
 		this.greeterSidecar = startSidecar(this.greeter);
+	}
+
+	private Map<String, String> greeterEnv() {
+		return Map.of("APP_API_TOKEN", this.appToken, "DAPR_GRPC_PORT", String.valueOf(this.greeter.grpcPort),
+				"DAPR_API_TOKEN", this.apiToken);
 	}
 
 	private ManagedProcess startApp(Node node, String jarProperty, Map<String, String> extraEnv) {
@@ -272,15 +294,18 @@ final class DaprStack implements AutoCloseable {
 				String.valueOf(node.metricsPort), "--dapr-listen-addresses", "127.0.0.1",
 				"--dapr-internal-grpc-listen-address", "127.0.0.1", "--enable-mtls", "--sentry-address",
 				"127.0.0.1:" + this.sentryPort, "--config", this.config.toString(), "--resources-path",
-				this.resources.toString(), "--resources-path", this.localResources.toString(), "--log-as-json",
+				this.resources.toString(), "--resources-path",
+				(this.components == null ? this.localResources : this.components.resources()).toString(), "--log-as-json",
 				"--log-level", "info"));
 		if (node != this.intruder) {
 			command.addAll(List.of("--app-port", String.valueOf(node.appPort), "--app-protocol", "http",
 					"--app-channel-address", "127.0.0.1"));
 		}
-		Map<String, String> env = Map.of("NAMESPACE", NAMESPACE, "DAPR_TRUST_ANCHORS", this.trustAnchors,
-				"DAPR_API_TOKEN", this.apiToken, "APP_API_TOKEN", this.appToken, "REDIS_HOST",
-				"127.0.0.1:" + this.redisPort, "RECEIPTS_DIR", this.receipts.toString());
+		Map<String, String> env = new LinkedHashMap<>(Map.of("NAMESPACE", NAMESPACE, "DAPR_TRUST_ANCHORS",
+				this.trustAnchors, "DAPR_API_TOKEN", this.apiToken, "APP_API_TOKEN", this.appToken));
+		env.putAll(this.components == null
+				? Map.of("REDIS_HOST", "127.0.0.1:" + this.redisPort, "RECEIPTS_DIR", this.receipts.toString())
+				: this.components.sidecarEnv());
 		return track(ManagedProcess.start(node.appId + "-daprd", command, env, this.workDir));
 	}
 
@@ -291,6 +316,12 @@ final class DaprStack implements AutoCloseable {
 				String.valueOf(this.redisPort), "--dir", data.toString(), "--appendonly", "yes", "--save", "");
 		this.redis = track(ManagedProcess.start("redis", command, Map.of(), this.workDir)
 			.awaitLog("Ready to accept connections", START_TIMEOUT));
+	}
+
+	/** Stops Redis (it saves its append-only file) and starts it again on the same port and data. */
+	void restartRedis() throws IOException {
+		stop(this.redis);
+		startRedis();
 	}
 
 	/** What redis-cli (beside redis-server) prints for ARGS against the stack's Redis, e.g. XLEN a-stream. */
