@@ -12,12 +12,15 @@ Usage: scripts/delete-all.sh [--yes] [--dry-run] [-h|--help]
 Deletes, in order: what scripts/install.sh made, with scripts/install.sh --uninstall (the app with its
 namespace and token Secrets, the Dapr dashboard, the Dapr control plane with its volumes, waiting
 until their EBS volumes are gone, and CRDs), the Datadog Agent, Operator and Secret, the gp3
-StorageClass, the EKS cluster of eksctl/cluster.yaml, and last its CloudWatch log group, which
-eksctl leaves. About 15 minutes.
+StorageClass, the EKS cluster of eksctl/cluster.yaml (with its Pod Identity roles), the AWS resources
+of the greetings' events (the S3 bucket, emptied first, the SQS queues, the SNS topics with their
+subscriptions, the DynamoDB table), and last the cluster's CloudWatch log group, which eksctl leaves.
+About 15 minutes.
 
 Options:
   --yes       do not ask for confirmation (needed when there is no terminal, e.g. in CI)
-  --dry-run   print every command without running any (needs no cloud access)
+  --dry-run   print every command without running any (needs no cloud access; <account> stands for
+              your AWS account id)
   -h, --help  show this help
 EOF
 }
@@ -45,6 +48,11 @@ DATADOG_NS=$(yaml_metadata "$AGENT_FILE" namespace)
   die "$AGENT_FILE is in namespace $DATADOG_NS, which this script will not delete: give the Agent its own namespace"
 # Where EKS writes the control plane logs that the cluster file's cloudWatch.clusterLogging enables.
 LOG_GROUP="/aws/eks/$CLUSTER_NAME/cluster"
+# What scripts/deploy.sh made for the greetings' events, under the names kubernetes/aws's components use.
+EVENTS_TABLE=dapr-demo-greetings
+EVENTS_TOPICS=(greetingrequested greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox)
+EVENTS_QUEUES=(greeter comms)
+RECEIPTS_BUCKET_PREFIX=dapr-demo-receipts
 
 if is_dry_run; then
   echo "# Dry run: nothing is deleted; every command is printed as it would run."
@@ -65,7 +73,40 @@ delete_log_group() {
   info "skipped: log group $LOG_GROUP does not exist (already deleted)"
 }
 
-steps_total 5
+# aws_account : ACCOUNT, the id of the account the AWS CLI is logged in to (<account> in a dry run).
+aws_account() {
+  ACCOUNT='<account>'
+  is_dry_run && return
+  ACCOUNT=$(aws sts get-caller-identity --query Account --output text) && [[ "$ACCOUNT" =~ ^[0-9]{12}$ ]] ||
+    die "cannot read the AWS account id (aws sts get-caller-identity): $ACCOUNT"
+}
+
+# Only this account's bucket: one of the same name elsewhere is not ours to empty.
+bucket_exists() {
+  local out
+  out=$(aws s3api head-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" \
+    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
+  [[ "$out" == *"(404)"* || "$out" == *"(403)"* ]] || die "cannot look up bucket $RECEIPTS_BUCKET: $out"
+  return 1
+}
+
+# delete_queue NAME : deletes the SQS queue NAME of this account, if there is one.
+delete_queue() {
+  local out
+  out=$(aws sqs delete-queue --queue-url "https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$1" \
+    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
+  [[ "$out" == *NonExistentQueue* || "$out" == *QueueDoesNotExist* ]] || die "cannot delete queue $1: $out"
+  info "skipped: queue $1 does not exist (already deleted)"
+}
+
+delete_table() {
+  local out
+  out=$(aws dynamodb delete-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
+  [[ "$out" == *ResourceNotFoundException* ]] || die "cannot delete table $EVENTS_TABLE: $out"
+  info "skipped: table $EVENTS_TABLE does not exist (already deleted)"
+}
+
+steps_total 6
 if is_dry_run; then
   note "steps 1-3 run only if the cluster is ACTIVE, step 4 only if it exists (aws eks describe-cluster)"
   status=ACTIVE
@@ -100,6 +141,26 @@ if [[ "$status" != NONE ]]; then
   step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "10-15 min"
   run eksctl delete cluster -f "$CLUSTER_FILE" --wait --disable-nodegroup-eviction
 fi
+
+step "AWS resources of the greetings' events: S3 bucket, SQS queues, SNS topics, DynamoDB table" "seconds"
+aws_account
+RECEIPTS_BUCKET="$RECEIPTS_BUCKET_PREFIX-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
+if when "bucket $RECEIPTS_BUCKET exists in this account (aws s3api head-bucket)" bucket_exists; then
+  note "a bucket must be empty to be deleted"
+  run aws s3 rm "s3://$RECEIPTS_BUCKET" --recursive --region "$AWS_REGION_OF_CLUSTER"
+  run aws s3api delete-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" --region "$AWS_REGION_OF_CLUSTER"
+fi
+is_dry_run && note "a queue or table already gone is skipped; deleting a topic that is gone succeeds"
+for queue in "${EVENTS_QUEUES[@]}"; do
+  run_shown "aws sqs delete-queue --queue-url https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$queue --region $AWS_REGION_OF_CLUSTER" \
+    delete_queue "$queue"
+done
+note "deleting a topic deletes its subscriptions"
+for topic in "${EVENTS_TOPICS[@]}"; do
+  run aws sns delete-topic --topic-arn "arn:aws:sns:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$topic" --region "$AWS_REGION_OF_CLUSTER"
+done
+run_shown "aws dynamodb delete-table --table-name $EVENTS_TABLE --region $AWS_REGION_OF_CLUSTER" delete_table
+run aws dynamodb wait table-not-exists --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"
 
 step "CloudWatch log group $LOG_GROUP" "seconds"
 is_dry_run && note "skipped if it does not exist"

@@ -12,11 +12,13 @@ usage() {
   cat <<EOF
 Usage: scripts/deploy.sh [--dry-run] [-h|--help]
 
-Creates the EKS cluster of eksctl/cluster.yaml if it does not exist, installs or updates what is EKS's
-or Datadog's: the gp3 StorageClass and the Datadog Operator, Secret and Agent (datadog/), then runs
+Creates the AWS resources of the greetings' events (a DynamoDB table, SNS topics, SQS queues, an S3
+bucket) and the EKS cluster of eksctl/cluster.yaml if they do not exist, installs or updates what is
+EKS's or Datadog's: the gp3 StorageClass and the Datadog Operator, Secret and Agent (datadog/), then runs
 scripts/install.sh, the deploy path of every cluster, for the rest: the Dapr control plane (Helm;
-no Dapr CLI needed) and dashboard, the Dapr API token Secrets and the app with your images; last,
-given DATADOG_APP_KEY, Datadog's dashboard and monitors. About 25 minutes the first time, 4 again.
+no Dapr CLI needed) and dashboard, the Dapr API token Secrets and the app with your images and its AWS
+components (kubernetes/aws); last, given DATADOG_APP_KEY, Datadog's dashboard and monitors. About 25
+minutes the first time, 4 again.
 
 Required environment:
   DATADOG_API_KEY  your Datadog API key: into the Secret datadog-secret (and with DATADOG_APP_KEY to
@@ -33,7 +35,8 @@ scripts/install.sh's optional settings (see its --help) are passed on. AWS crede
 AWS CLI's usual sources; kubectl's context is set to the cluster.
 
 Options:
-  --dry-run   print every command, keys masked, without running any (needs no cloud access)
+  --dry-run   print every command, keys masked, without running any (needs no cloud access; <account>
+              stands for your AWS account id)
   -h, --help  show this help
 EOF
 }
@@ -54,7 +57,7 @@ need_install_options
 
 CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml
-for f in "$CLUSTER_FILE" "$AGENT_FILE" kubernetes/storage/gp3-storageclass.yaml; do
+for f in "$CLUSTER_FILE" "$AGENT_FILE" kubernetes/storage/gp3-storageclass.yaml kubernetes/aws/kustomization.yaml; do
   [[ -f "$f" ]] || die "$f not found: run this from a complete checkout of the repository"
 done
 
@@ -66,11 +69,11 @@ AGENT_DAEMONSET="$(yaml_metadata "$AGENT_FILE" name)-agent"
 [[ -n "$CLUSTER_NAME" && -n "$AWS_REGION_OF_CLUSTER" && -n "$DATADOG_NS" && "$AGENT_DAEMONSET" != -agent ]] ||
   die "cannot read metadata.name/region of $CLUSTER_FILE or metadata.name/namespace of $AGENT_FILE"
 
-STEPS=6
+STEPS=7
 if [[ -n "${DATADOG_APP_KEY:-}" ]]; then
   register_secret "$DATADOG_APP_KEY"
   need_tools curl jq
-  STEPS=7
+  STEPS=8
   # spec.global.site of the DatadogAgent: the account's site, whose API is api.<site>.
   DATADOG_SITE=$(awk '/^spec:/ { s = 1; next } /^[^ #]/ { s = 0 } s && /^  [^ #]/ { g = ($1 == "global:") }
     s && g && $1 == "site:" { gsub(/["\047]/, "", $2); print $2; exit }' "$AGENT_FILE")
@@ -82,6 +85,100 @@ if [[ -n "${DATADOG_APP_KEY:-}" ]]; then
 fi
 
 on_failure_hint() { echo "Resources already created keep costing money: scripts/delete-all.sh removes them all."; }
+
+# The greetings' events on AWS, under the names kubernetes/aws's components use (the Pod Identity policies of
+# eksctl/cluster.yaml name them too; scripts/delete-all.sh deletes them). Dapr's snssqs keeps only the letters,
+# digits, '-' and '_' of a topic's name, and names an app's queue by its app id; comms' outbox publishes on
+# {namespace}{app id}{topic}outbox first. The bucket's name carries the account id: bucket names are global.
+EVENTS_TABLE=dapr-demo-greetings
+EVENTS_TOPICS=(greetingrequested greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox)
+# Each app's queue, and the topics it reads: its subscriptions (the dead letters go to comms).
+EVENTS_QUEUES=("greeter:greetingrequested" "comms:greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox")
+RECEIPTS_BUCKET_PREFIX=dapr-demo-receipts
+PROJECT_TAG=dapr-tracing-demo
+# What gives comms' sidecar the bucket's name (kubernetes/aws/receipts.yaml): a kustomize Component that
+# scripts/install.sh deploys with kubernetes/aws, rewritten by each run (target/ is not in git).
+RECEIPTS_COMPONENT=target/deploy/receipts-bucket
+
+# aws_account : ACCOUNT, the id of the account the AWS CLI is logged in to (<account> in a dry run).
+aws_account() {
+  ACCOUNT='<account>'
+  is_dry_run && return
+  ACCOUNT=$(aws sts get-caller-identity --query Account --output text) && [[ "$ACCOUNT" =~ ^[0-9]{12}$ ]] ||
+    die "cannot read the AWS account id (aws sts get-caller-identity): $ACCOUNT"
+}
+
+# not_found_or_die WHAT OUTPUT... : the AWS CLI's OUTPUT of a lookup says WHAT does not exist, else dies with it.
+not_found_or_die() {
+  local what=$1 out=$2
+  [[ "$out" == *ResourceNotFoundException* || "$out" == *"(404)"* ]] || die "cannot look up $what: $out"
+}
+
+table_missing() {
+  local out
+  out=$(aws dynamodb describe-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 1
+  not_found_or_die "DynamoDB table $EVENTS_TABLE" "$out"
+}
+
+# The bucket must be this account's: a name that carries an account id can be taken by another account first.
+bucket_missing() {
+  local out
+  out=$(aws s3api head-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" \
+    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 1
+  [[ "$out" != *"(403)"* ]] ||
+    die "bucket $RECEIPTS_BUCKET exists, but not in account $ACCOUNT: comms would not write there (eksctl/cluster.yaml)"
+  not_found_or_die "S3 bucket $RECEIPTS_BUCKET" "$out"
+}
+
+# queue_policy QUEUE TOPIC... : the SQS attributes whose policy lets those SNS topics, and nothing else, send to QUEUE.
+queue_policy() {
+  local queue=$1 topic sources="" policy
+  shift
+  for topic in "$@"; do sources+="${sources:+,}\"arn:aws:sns:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$topic\""; done
+  policy=$(printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:%s:%s:%s","Condition":{"ArnEquals":{"aws:SourceArn":[%s]}}}]}' \
+    "$AWS_REGION_OF_CLUSTER" "$ACCOUNT" "$queue" "$sources")
+  printf '{"Policy":"%s"}' "${policy//\"/\\\"}"
+}
+
+addon_missing() {
+  local out
+  out=$(aws eks describe-addon --cluster-name "$CLUSTER_NAME" --addon-name eks-pod-identity-agent \
+    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 1
+  not_found_or_die "addon eks-pod-identity-agent" "$out"
+}
+
+associations_missing() {
+  local out
+  out=$(aws eks list-pod-identity-associations --cluster-name "$CLUSTER_NAME" --namespace dapr-services \
+    --region "$AWS_REGION_OF_CLUSTER" --query 'associations[].serviceAccount' --output text) ||
+    die "cannot list the Pod Identity associations of cluster $CLUSTER_NAME"
+  [[ " $out " != *[[:space:]]comms[[:space:]]* || " $out " != *[[:space:]]greeter[[:space:]]* ]]
+}
+
+# The kustomize Component that gives comms' sidecar RECEIPTS_BUCKET (Dapr's annotation dapr.io/env), which
+# kubernetes/aws/receipts.yaml reads through envRef.
+write_receipts_component() {
+  mkdir -p "$RECEIPTS_COMPONENT"
+  cat >"$RECEIPTS_COMPONENT/kustomization.yaml" <<EOF
+# Generated by scripts/deploy.sh: comms' sidecar gets the name of the receipts bucket (kubernetes/aws/receipts.yaml).
+apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+patches:
+  - patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: comms
+        namespace: dapr-services
+      spec:
+        template:
+          metadata:
+            annotations:
+              dapr.io/env: RECEIPTS_BUCKET=$RECEIPTS_BUCKET
+EOF
+  note "$RECEIPTS_COMPONENT/kustomization.yaml, deployed with kubernetes/aws:"
+  if is_dry_run; then sed 's/^/  #   /' "$RECEIPTS_COMPONENT/kustomization.yaml"; fi
+}
 
 gp2_is_default() { [[ "$(kubectl get storageclass gp2 --ignore-not-found \
   -o jsonpath='{.metadata.annotations.storageclass\.kubernetes\.io/is-default-class}')" == true ]]; }
@@ -133,6 +230,42 @@ datadog_upsert() {
 steps_total "$STEPS"
 is_dry_run && echo "# Dry run: nothing is changed; every command is printed as it would run."
 
+# First, as they take seconds: a bucket name taken by another account stops the deploy before the cluster.
+step "AWS resources of the greetings' events: DynamoDB table, SNS topics, SQS queues, S3 bucket" "seconds"
+aws_account
+RECEIPTS_BUCKET="$RECEIPTS_BUCKET_PREFIX-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
+if when "table $EVENTS_TABLE does not exist (aws dynamodb describe-table)" table_missing; then
+  run aws dynamodb create-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" \
+    --attribute-definitions AttributeName=key,AttributeType=S --key-schema AttributeName=key,KeyType=HASH \
+    --billing-mode PAY_PER_REQUEST --tags "Key=project,Value=$PROJECT_TAG"
+fi
+run aws dynamodb wait table-exists --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"
+note "create-topic, create-queue and subscribe answer with what exists already; a queue's policy is set again"
+for topic in "${EVENTS_TOPICS[@]}"; do
+  run aws sns create-topic --name "$topic" --tags "Key=project,Value=$PROJECT_TAG" \
+    --region "$AWS_REGION_OF_CLUSTER" --query TopicArn --output text
+done
+for entry in "${EVENTS_QUEUES[@]}"; do
+  queue=${entry%%:*}
+  read -ra topics <<<"${entry#*:}"
+  run aws sqs create-queue --queue-name "$queue" --tags "project=$PROJECT_TAG" --region "$AWS_REGION_OF_CLUSTER" \
+    --query QueueUrl --output text
+  run aws sqs set-queue-attributes --queue-url "https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$queue" \
+    --attributes "$(queue_policy "$queue" "${topics[@]}")" --region "$AWS_REGION_OF_CLUSTER"
+  for topic in "${topics[@]}"; do
+    run aws sns subscribe --topic-arn "arn:aws:sns:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$topic" --protocol sqs \
+      --notification-endpoint "arn:aws:sqs:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$queue" --region "$AWS_REGION_OF_CLUSTER" \
+      --query SubscriptionArn --output text
+  done
+done
+if when "bucket $RECEIPTS_BUCKET does not exist (aws s3api head-bucket)" bucket_missing; then
+  note "S3 blocks public access to a new bucket and encrypts its objects (SSE-S3) by default"
+  run aws s3api create-bucket --bucket "$RECEIPTS_BUCKET" --region "$AWS_REGION_OF_CLUSTER" \
+    --create-bucket-configuration "LocationConstraint=$AWS_REGION_OF_CLUSTER"
+  run aws s3api put-bucket-tagging --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" \
+    --tagging "TagSet=[{Key=project,Value=$PROJECT_TAG}]" --region "$AWS_REGION_OF_CLUSTER"
+fi
+
 step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "15-20 min to create, seconds if it exists"
 if is_dry_run; then
   note "only if 'aws eks describe-cluster' finds none (while it is CREATING: aws eks wait cluster-active)"
@@ -146,6 +279,15 @@ case "$status" in
   CREATING | UPDATING) run aws eks wait cluster-active --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" ;;
   *) die "cluster $CLUSTER_NAME is $status; wait for it, or remove it with scripts/delete-all.sh" ;;
 esac
+# A cluster made before eksctl/cluster.yaml had EKS Pod Identity gets it: the sidecars' only AWS credentials.
+if [[ "$status" == ACTIVE ]] || is_dry_run; then
+  if when "the cluster existed without the addon eks-pod-identity-agent" addon_missing; then
+    run eksctl create addon --cluster "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" --name eks-pod-identity-agent --wait
+  fi
+  if when "the cluster existed without the Pod Identity associations of comms and greeter" associations_missing; then
+    run eksctl create podidentityassociation -f "$CLUSTER_FILE"
+  fi
+fi
 run aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER"
 
 step "Storage: gp3 as the default StorageClass (the Dapr scheduler needs volumes)" "seconds"
@@ -168,8 +310,11 @@ run kubectl apply -f "$AGENT_FILE"
 run kubectl wait --for=create "daemonset/$AGENT_DAEMONSET" -n "$DATADOG_NS" --timeout=300s
 run kubectl rollout status "daemonset/$AGENT_DAEMONSET" -n "$DATADOG_NS" --timeout=300s
 
-step "Dapr, the token Secrets and the app: scripts/install.sh, the steps below" "5-9 min"
-DRY_RUN=$DRY_RUN "$SCRIPTS_DIR/install.sh" # a dry run too, when this is one
+step "Dapr, the token Secrets and the app with its AWS components: scripts/install.sh, the steps below" "5-9 min"
+write_receipts_component
+# A dry run too, when this is one.
+DRY_RUN=$DRY_RUN KUSTOMIZE_COMPONENTS="kubernetes/aws $RECEIPTS_COMPONENT${KUSTOMIZE_COMPONENTS:+ $KUSTOMIZE_COMPONENTS}" \
+  "$SCRIPTS_DIR/install.sh"
 
 if [[ -n "${DATADOG_APP_KEY:-}" ]]; then
   step "Datadog dashboard and monitors (datadog/) on $DATADOG_SITE" "seconds"

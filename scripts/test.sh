@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project, the way CI does (.ci/run calls this), on a fresh machine; the tools
-# the suites need (daprd, Sentry, the Dapr CLI, the Collector, vegeta, the linters) are built or
+# the suites need (daprd, Sentry, the Dapr CLI, the Collector, vegeta, moto, the linters) are built or
 # installed on first use from the Go module proxy and PyPI. Every suite runs even when an earlier one
 # fails; the exit code is non-zero if any failed.
 set -euo pipefail
@@ -15,7 +15,8 @@ Usage: scripts/test.sh [SUITE...]
 Runs all test suites, or only the named ones, each with its output in target/test-logs/SUITE.log;
 prints one line per suite (its tests passed and failed), and for a failed suite what failed.
   maven      unit and contract tests, then end-to-end tests with real daprd sidecars and Sentry (and
-             real OpenTelemetry Collectors, one with Datadog's exporter and connector)
+             real OpenTelemetry Collectors, one with Datadog's exporter and connector; the EKS
+             components of kubernetes/aws against moto, an emulator of the AWS APIs)
   local      the local run (scripts/tests/local/*.bats): local-up, load, local-down, bench --short
   manifests  offline: the EKS and Datadog files against their schemas, and the agreements across files
   lint       ShellCheck, actionlint and the bats tests of the scripts (scripts/tests/*.bats)
@@ -44,20 +45,22 @@ command -v bats >/dev/null || { log "installing bats (Debian's package)"
   "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq bats >/dev/null; } || die "could not install bats"
 use_java_25
 load_versions
-need_version DATADOG_CHECKS_BASE_VERSION
+need_version DATADOG_CHECKS_BASE_VERSION MOTO_VERSION
 cd "$REPO_ROOT"
 
 # Functions run inside `if` below, where errexit is off: every failure is returned explicitly.
 suite_maven() {
-  local daprd sentry redis otelcol otelcol_datadog checks intake="$REPO_ROOT/target/datadog-intake"
-  log "daprd, sentry, Redis, the collectors, Datadog's intake stand-in and check code (first builds on a new machine: about 6, 2.5 and 4 minutes)"
+  local daprd sentry redis moto otelcol otelcol_datadog checks intake="$REPO_ROOT/target/datadog-intake"
+  log "daprd, sentry, Redis, moto, the collectors, Datadog's intake stand-in and check code (first builds on a new machine: about 6, 2.5 and 4 minutes)"
   daprd="$("$SCRIPTS_DIR/daprd.sh")" && sentry="$("$SCRIPTS_DIR/daprd.sh" sentry)" && redis="$(redis_server)" &&
+    moto="$(pip_venv "moto-$MOTO_VERSION" "moto[server]==$MOTO_VERSION")" &&
     otelcol="$("$SCRIPTS_DIR/otelcol.sh")" &&
     otelcol_datadog="$("$SCRIPTS_DIR/otelcol.sh" datadog)" &&
     checks="$(pip_venv "datadog-checks-base-$DATADOG_CHECKS_BASE_VERSION" "datadog-checks-base[deps]==$DATADOG_CHECKS_BASE_VERSION")" &&
     (cd "$SCRIPTS_DIR/datadog/intake" && go build -o "$intake" .) || return 1
-  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dredis.path="$redis" -Dotelcol.path="$otelcol" \
-    -DotelcolDatadog.path="$otelcol_datadog" -DdatadogIntake.path="$intake" -DdatadogChecks.python="$checks/bin/python"
+  ./mvnw -B -ntp verify -Ddaprd.path="$daprd" -Dsentry.path="$sentry" -Dredis.path="$redis" -Dmoto.path="$moto/bin/moto_server" \
+    -Dotelcol.path="$otelcol" -DotelcolDatadog.path="$otelcol_datadog" -DdatadogIntake.path="$intake" \
+    -DdatadogChecks.python="$checks/bin/python"
 }
 suite_local() { bats --formatter tap "$SCRIPTS_DIR/tests/local"; }
 suite_soak() { "$SCRIPTS_DIR/bench.sh" --soak; }

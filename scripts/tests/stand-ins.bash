@@ -2,9 +2,11 @@
 # The bats tests' helper: each test runs the scripts of scripts/ (or of $SCRIPTS_UNDER_TEST, a copy to break)
 # in a clean environment, on a PATH of plain utilities and stand-ins of aws, eksctl, kubectl, helm, java and
 # curl (Datadog's API), which record each call as one line (see canon: no check pins the order of options)
-# and answer as the real CLIs do for one account kept under $W: log-group and ebs/VOLUME outlive cluster/
-# (status, release/NAME, injector, crd.dapr, gp2-default, ns/NS/{secret.NAME,pvc.N,app}, applied/FILE).
-# A line in $W/fail-once fails the next call it matches, as an interruption would.
+# and answer as the real CLIs do for one account kept under $W: log-group, ebs/VOLUME and aws/ (the greetings'
+# events: dynamodb/TABLE, sns/TOPIC, sns/TOPIC.sub.QUEUE, sqs/QUEUE/, s3/BUCKET/{owner,objects/KEY}) outlive
+# cluster/ (status, addon.NAME, pia.SERVICEACCOUNT, release/NAME, injector, crd.dapr, gp2-default,
+# ns/NS/{secret.NAME,pvc.N,app}, applied/FILE). A line in $W/fail-once fails the next call it matches, as an
+# interruption would.
 SCRIPTS=${SCRIPTS_UNDER_TEST:-${BATS_TEST_DIRNAME:-.}/..}
 # shellcheck disable=SC2034 # the repository, for the tests
 REPO=$SCRIPTS/..
@@ -14,7 +16,9 @@ ENV=() # the test's VAR=VALUE settings of the scripts it runs
 # canon WORD... : a call as one line: its positional words in order, then its options sorted by name (one
 # given twice keeps its order) as -o or --opt=value (-n as --namespace). An option takes the next word as
 # its value unless it is one of FLAGS, is given as --opt=value or the next word starts with '-'.
-FLAGS=" --install --wait --create-namespace --ignore-not-found --overwrite --disable-nodegroup-eviction --all -sS --fail-with-body -B -am "
+FLAGS=" --install --wait --create-namespace --ignore-not-found --overwrite --disable-nodegroup-eviction --all -sS --fail-with-body -B -am --recursive "
+# The account the aws stand-in is logged in to.
+ACCOUNT=111122223333
 canon() {
   local pos=() opts=() w
   while (($#)); do
@@ -120,7 +124,18 @@ stand_in() {
     "aws logs delete-log-group") [[ $(cat "$W/log-group" 2>/dev/null) == "$(opt --log-group-name)" ]] ||
       err 254 "An error occurred (ResourceNotFoundException): The specified log group does not exist."; rm "$W/log-group" ;;
     "eksctl create cluster") [[ ! -e $c ]] || err 1 "Error: cluster already exists"; mkdir -p "$c" && echo ACTIVE >"$c/status"
-      awk '/^metadata:/ { m = 1 } m && /^  name:/ { print "/aws/eks/" $2 "/cluster"; exit }' "$(opt -f)" >"$W/log-group" ;;
+      awk '/^metadata:/ { m = 1 } m && /^  name:/ { print "/aws/eks/" $2 "/cluster"; exit }' "$(opt -f)" >"$W/log-group"
+      ! grep -q '^  - name: eks-pod-identity-agent' "$(opt -f)" || : >"$c/addon.eks-pod-identity-agent"
+      awk '$1 == "serviceAccountName:" { print $2 }' "$(opt -f)" | while read -r v; do : >"$c/pia.$v"; done ;;
+    "eksctl create addon") [[ ! -e $c/addon.$(opt --name) ]] || err 1 "Error: addon $(opt --name) already exists"; : >"$c/addon.$(opt --name)" ;;
+    "eksctl create podidentityassociation") while read -r v; do
+        [[ ! -e $c/pia.$v ]] || err 1 "Error: creating pod identity association for service account \"$v\": ResourceInUseException"
+        : >"$c/pia.$v"; done < <(awk '$1 == "serviceAccountName:" { print $2 }' "$(opt -f)") ;;
+    "aws eks describe-addon") [[ -f $c/addon.$(opt --addon-name) ]] ||
+      err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeAddon operation: No addon: $(opt --addon-name) found in cluster: $(opt --cluster-name)" ;;
+    "aws eks list-pod-identity-associations") (cd "$c" && for f in pia.*; do [[ ! -e $f ]] || printf '%s\t' "${f#pia.}"; done; echo) ;;
+    "aws sts get-caller-identity") echo "$ACCOUNT" ;;
+    "aws dynamodb "* | "aws sns "* | "aws sqs "* | "aws s3api "* | "aws s3 "*) events_api ;;
     "eksctl delete cluster") [[ -e $c ]] || err 1 "Error: ResourceNotFoundException: No cluster found"; rm -rf "$c" ;;
     "helm upgrade "*) [[ -f $c/release/${p[2]} ]] || opt --install || err 1 "Error: UPGRADE FAILED: \"${p[2]}\" has no deployed releases"
       ! opt --create-namespace || mkdir -p "$c/ns/$ns"
@@ -167,6 +182,55 @@ stand_in() {
     *) err 97 "stand-in: no answer for: $call" ;;
   esac
   exit 0
+}
+
+# The AWS services of the greetings' events, for the one account: a DynamoDB table, SNS topics with their SQS
+# subscriptions, SQS queues, S3 buckets (one of another account has another owner), with the CLI's exit codes
+# and error messages.
+events_api() {
+  local a=$W/aws name
+  mkdir -p "$a/dynamodb" "$a/sns" "$a/sqs" "$a/s3"
+  case "${p[1]} ${p[2]}" in
+    "dynamodb describe-table") [[ -f $a/dynamodb/$(opt --table-name) ]] ||
+      err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeTable operation: Requested resource not found: Table: $(opt --table-name) not found"
+      cat "$a/dynamodb/$(opt --table-name)" ;;
+    "dynamodb create-table") [[ ! -e $a/dynamodb/$(opt --table-name) ]] ||
+      err 254 "An error occurred (ResourceInUseException) when calling the CreateTable operation: Table already exists: $(opt --table-name)"
+      echo "$call" >"$a/dynamodb/$(opt --table-name)" ;;
+    "dynamodb wait") [[ ${p[3]} == table-exists && -f $a/dynamodb/$(opt --table-name) || ${p[3]} == table-not-exists && ! -e $a/dynamodb/$(opt --table-name) ]] ||
+      err 255 "Waiter ${p[3]} failed: Max attempts exceeded" ;;
+    "dynamodb delete-table") [[ -f $a/dynamodb/$(opt --table-name) ]] ||
+      err 254 "An error occurred (ResourceNotFoundException) when calling the DeleteTable operation: Requested resource not found: Table: $(opt --table-name) not found"
+      rm "$a/dynamodb/$(opt --table-name)" ;;
+    "sns create-topic") name=$(opt --name) && [[ ! -f $a/sns/$name || $(cat "$a/sns/$name") == "$(opt --tags)" ]] ||
+      err 254 "An error occurred (InvalidParameter) when calling the CreateTopic operation: Invalid parameter: Tags Reason: Topic already exists with different tags"
+      opt --tags >"$a/sns/$name" && echo "arn:aws:sns:$(opt --region):$ACCOUNT:$name" ;;
+    "sns subscribe") name=$(opt --topic-arn) && name=${name##*:} && [[ -f $a/sns/$name ]] ||
+      err 254 "An error occurred (NotFound) when calling the Subscribe operation: Topic does not exist"
+      v=$(opt --notification-endpoint) && opt --protocol >"$a/sns/$name.sub.${v##*:}" && echo "arn:aws:sns:$(opt --region):$ACCOUNT:$name:${v##*:}" ;;
+    "sns delete-topic") name=$(opt --topic-arn) && rm -f "$a/sns/${name##*:}" "$a/sns/${name##*:}".sub.* ;;
+    "sqs create-queue") mkdir -p "$a/sqs/$(opt --queue-name)" && opt --tags >"$a/sqs/$(opt --queue-name)/tags"
+      echo "https://sqs.$(opt --region).amazonaws.com/$ACCOUNT/$(opt --queue-name)" ;;
+    "sqs set-queue-attributes" | "sqs delete-queue") name=$(opt --queue-url) && name=${name##*/} && [[ -d $a/sqs/$name ]] ||
+      err 254 "An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the ${p[2]} operation: The specified queue does not exist."
+      if [[ ${p[2]} == delete-queue ]]; then rm -r "${a:?}/sqs/$name"; else opt --attributes >"$a/sqs/$name/attributes"; fi ;;
+    "s3api head-bucket" | "s3api put-bucket-tagging" | "s3api delete-bucket") name=$a/s3/$(opt --bucket)
+      [[ -d $name ]] || err 254 "An error occurred (404) when calling the HeadBucket operation: Not Found"
+      [[ $(cat "$name/owner") == "$(opt --expected-bucket-owner)" ]] || err 254 "An error occurred (403) when calling the HeadBucket operation: Forbidden"
+      case ${p[2]} in
+        put-bucket-tagging) opt --tagging >"$name/tagging" ;;
+        delete-bucket) [[ -z $(ls -A "$name/objects" 2>/dev/null) ]] ||
+          err 254 "An error occurred (BucketNotEmpty) when calling the DeleteBucket operation: The bucket you tried to delete is not empty"
+          rm -r "$name" ;;
+      esac ;;
+    "s3api create-bucket") name=$a/s3/$(opt --bucket)
+      [[ ! -d $name ]] || [[ $(cat "$name/owner") != "$ACCOUNT" ]] ||
+        err 254 "An error occurred (BucketAlreadyOwnedByYou) when calling the CreateBucket operation: Your previous request to create the named bucket succeeded and you already own it."
+      [[ ! -d $name ]] || err 254 "An error occurred (BucketAlreadyExists) when calling the CreateBucket operation: The requested bucket name is not available."
+      mkdir -p "$name" && echo "$ACCOUNT" >"$name/owner" ;;
+    "s3 rm") name=${p[3]#s3://} && opt --recursive && rm -rf "${a:?}/s3/${name%%/*}/objects" ;;
+    *) err 97 "stand-in: no answer for: $call" ;;
+  esac
 }
 
 # Datadog's API v1 for the dashboards and monitors of one account, kept as $W/datadog/{dashboard,monitor}/ID

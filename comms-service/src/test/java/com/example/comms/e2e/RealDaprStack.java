@@ -8,6 +8,7 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.Supplier;
 
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -40,25 +41,42 @@ final class RealDaprStack implements BeforeAllCallback, AfterAllCallback {
 
 	private final boolean greeterStandIn;
 
+	/** Other components than the local run's, asked for when the stack starts; null: the local run's. */
+	private final Supplier<DaprStack.Components> components;
+
 	RealDaprStack() {
-		this(false);
+		this(false, null);
 	}
 
-	private RealDaprStack(boolean greeterStandIn) {
+	private RealDaprStack(boolean greeterStandIn, Supplier<DaprStack.Components> components) {
 		this.greeterStandIn = greeterStandIn;
+		this.components = components;
 	}
 
 	/** The stack with a {@link GreeterStandIn} in place of greeter's app: {@code stack().greeterStandIn()}. */
 	static RealDaprStack withGreeterStandIn() {
-		return new RealDaprStack(true);
+		return new RealDaprStack(true, null);
+	}
+
+	/**
+	 * The stack on the components COMPONENTS gives as it starts: after the extensions registered before this one
+	 * (e.g. the service they use) have started.
+	 */
+	static RealDaprStack withComponents(Supplier<DaprStack.Components> components) {
+		return new RealDaprStack(false, components);
 	}
 
 	@Override
 	public void beforeAll(ExtensionContext context) throws Exception {
 		this.receiver = new OtlpReceiver();
 		Path workDir = Path.of(System.getProperty("e2e.workDir"), context.getRequiredTestClass().getSimpleName());
-		this.stack = this.greeterStandIn ? DaprStack.startWithGreeterStandIn(this.receiver.hostPort(), workDir)
-				: DaprStack.start(this.receiver.hostPort(), workDir);
+		if (this.components != null) {
+			this.stack = DaprStack.startWith(this.receiver.hostPort(), workDir, this.components.get());
+		}
+		else {
+			this.stack = this.greeterStandIn ? DaprStack.startWithGreeterStandIn(this.receiver.hostPort(), workDir)
+					: DaprStack.start(this.receiver.hostPort(), workDir);
+		}
 	}
 
 	@Override
