@@ -27,8 +27,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Nothing lost when the broker restarts under a burst of asynchronous greetings: every accepted greeting
- * is done exactly once, with one receipt. The client does what a user's client should: it sends each
+ * Nothing lost when a process dies under a burst of asynchronous greetings: every accepted greeting is
+ * done exactly once, with one receipt. The client does what a user's client should: it sends each
  * greeting with an Idempotency-Key and sends it again, with the same key, until it is accepted.
  */
 class AsyncFaultsIT {
@@ -39,6 +39,16 @@ class AsyncFaultsIT {
 	private static final int BURST = 1000;
 
 	private static final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+	@Test
+	void greeterKilledDuringABurstLosesNoGreeting() throws Exception {
+		Burst burst = burst(() -> {
+			real.stack().killGreeterApp();
+			real.stack().restartGreeterApp();
+		});
+
+		burst.assertEveryGreetingDoneOnce("greeter's app killed and started again");
+	}
 
 	@Test
 	void redisRestartedDuringABurstLosesNoGreeting() throws Exception {

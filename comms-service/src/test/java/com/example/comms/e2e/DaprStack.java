@@ -324,6 +324,17 @@ final class DaprStack implements AutoCloseable {
 		startRedis();
 	}
 
+	/** greeter's app killed at once (SIGKILL), as the kernel's OOM killer or a lost node would. */
+	void killGreeterApp() {
+		this.greeterApp.kill();
+		stop(this.greeterApp);
+	}
+
+	/** greeter's app started again behind its running sidecar, until it is ready. */
+	void restartGreeterApp() {
+		this.greeterApp = startApp(this.greeter, "e2e.greeterJar", greeterEnv());
+	}
+
 	/** What redis-cli (beside redis-server) prints for ARGS against the stack's Redis, e.g. XLEN a-stream. */
 	String redis(String... args) throws IOException, InterruptedException {
 		List<String> command = new ArrayList<>(List.of(required("e2e.redis").resolveSibling("redis-cli").toString(),

@@ -98,6 +98,11 @@ final class ManagedProcess implements AutoCloseable {
 		}
 	}
 
+	/** SIGKILL: no shutdown of its own. */
+	void kill() {
+		this.process.destroyForcibly();
+	}
+
 	long pid() {
 		return this.process.pid();
 	}
