@@ -66,13 +66,6 @@ on_failure_hint() { echo "The cluster may still exist and cost money: aws eks de
 # Deleting objects whose CRD is gone fails, so a re-run skips what an earlier run removed.
 exists() { kubectl get "$@" >/dev/null 2>&1; }
 
-delete_log_group() {
-  local out
-  out=$(aws logs delete-log-group --log-group-name "$LOG_GROUP" --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
-  [[ "$out" == *ResourceNotFoundException* ]] || die "cannot delete log group $LOG_GROUP: $out"
-  info "skipped: log group $LOG_GROUP does not exist (already deleted)"
-}
-
 # aws_account : ACCOUNT, the id of the account the AWS CLI is logged in to (<account> in a dry run).
 aws_account() {
   ACCOUNT='<account>'
@@ -90,20 +83,15 @@ bucket_exists() {
   return 1
 }
 
-# delete_queue NAME : deletes the SQS queue NAME of this account, if there is one.
-delete_queue() {
+# gone WHAT DELETION... : prints and runs DELETION, an AWS CLI call; WHAT already gone is skipped.
+gone() {
   local out
-  out=$(aws sqs delete-queue --queue-url "https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$1" \
-    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
-  [[ "$out" == *NonExistentQueue* || "$out" == *QueueDoesNotExist* ]] || die "cannot delete queue $1: $out"
-  info "skipped: queue $1 does not exist (already deleted)"
-}
-
-delete_table() {
-  local out
-  out=$(aws dynamodb delete-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
-  [[ "$out" == *ResourceNotFoundException* ]] || die "cannot delete table $EVENTS_TABLE: $out"
-  info "skipped: table $EVENTS_TABLE does not exist (already deleted)"
+  run_shown "$(_format_cmd "${@:2}")" :
+  is_dry_run && return
+  out=$("${@:2}" 2>&1) && return 0
+  [[ "$out" == *ResourceNotFoundException* || "$out" == *NonExistentQueue* || "$out" == *QueueDoesNotExist* ]] ||
+    die "cannot delete $1: $out"
+  info "skipped: $1 does not exist (already deleted)"
 }
 
 steps_total 6
@@ -152,19 +140,19 @@ if when "bucket $RECEIPTS_BUCKET exists in this account (aws s3api head-bucket)"
 fi
 is_dry_run && note "a queue or table already gone is skipped; deleting a topic that is gone succeeds"
 for queue in "${EVENTS_QUEUES[@]}"; do
-  run_shown "aws sqs delete-queue --queue-url https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$queue --region $AWS_REGION_OF_CLUSTER" \
-    delete_queue "$queue"
+  gone "queue $queue" aws sqs delete-queue --queue-url "https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$queue" \
+    --region "$AWS_REGION_OF_CLUSTER"
 done
 note "deleting a topic deletes its subscriptions"
 for topic in "${EVENTS_TOPICS[@]}"; do
   run aws sns delete-topic --topic-arn "arn:aws:sns:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$topic" --region "$AWS_REGION_OF_CLUSTER"
 done
-run_shown "aws dynamodb delete-table --table-name $EVENTS_TABLE --region $AWS_REGION_OF_CLUSTER" delete_table
+gone "table $EVENTS_TABLE" aws dynamodb delete-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"
 run aws dynamodb wait table-not-exists --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"
 
 step "CloudWatch log group $LOG_GROUP" "seconds"
 is_dry_run && note "skipped if it does not exist"
-run_shown "aws logs delete-log-group --log-group-name $LOG_GROUP --region $AWS_REGION_OF_CLUSTER" delete_log_group
+gone "log group $LOG_GROUP" aws logs delete-log-group --log-group-name "$LOG_GROUP" --region "$AWS_REGION_OF_CLUSTER"
 steps_finished
 
 is_dry_run || log "everything is deleted"

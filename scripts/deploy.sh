@@ -108,26 +108,13 @@ aws_account() {
     die "cannot read the AWS account id (aws sts get-caller-identity): $ACCOUNT"
 }
 
-# not_found_or_die WHAT OUTPUT... : the AWS CLI's OUTPUT of a lookup says WHAT does not exist, else dies with it.
-not_found_or_die() {
-  local what=$1 out=$2
-  [[ "$out" == *ResourceNotFoundException* || "$out" == *"(404)"* ]] || die "cannot look up $what: $out"
-}
-
-table_missing() {
+# missing WHAT LOOKUP... : LOOKUP, an AWS CLI call, finds no WHAT; else WHAT exists, or it dies with the error.
+# A bucket answers 403 when its name is another account's, where comms would not write (eksctl/cluster.yaml).
+missing() {
   local out
-  out=$(aws dynamodb describe-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 1
-  not_found_or_die "DynamoDB table $EVENTS_TABLE" "$out"
-}
-
-# The bucket must be this account's: a name that carries an account id can be taken by another account first.
-bucket_missing() {
-  local out
-  out=$(aws s3api head-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" \
-    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 1
-  [[ "$out" != *"(403)"* ]] ||
-    die "bucket $RECEIPTS_BUCKET exists, but not in account $ACCOUNT: comms would not write there (eksctl/cluster.yaml)"
-  not_found_or_die "S3 bucket $RECEIPTS_BUCKET" "$out"
+  out=$("${@:2}" 2>&1) && return 1
+  [[ "$out" != *"(403)"* ]] || die "$1 exists, but not in account $ACCOUNT: comms would not write there (eksctl/cluster.yaml)"
+  [[ "$out" == *ResourceNotFoundException* || "$out" == *"(404)"* ]] || die "cannot look up $1: $out"
 }
 
 # queue_policy QUEUE TOPIC... : the SQS attributes whose policy lets those SNS topics, and nothing else, send to QUEUE.
@@ -138,13 +125,6 @@ queue_policy() {
   policy=$(printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"sqs:SendMessage","Resource":"arn:aws:sqs:%s:%s:%s","Condition":{"ArnEquals":{"aws:SourceArn":[%s]}}}]}' \
     "$AWS_REGION_OF_CLUSTER" "$ACCOUNT" "$queue" "$sources")
   printf '{"Policy":"%s"}' "${policy//\"/\\\"}"
-}
-
-addon_missing() {
-  local out
-  out=$(aws eks describe-addon --cluster-name "$CLUSTER_NAME" --addon-name eks-pod-identity-agent \
-    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 1
-  not_found_or_die "addon eks-pod-identity-agent" "$out"
 }
 
 associations_missing() {
@@ -234,7 +214,8 @@ is_dry_run && echo "# Dry run: nothing is changed; every command is printed as i
 step "AWS resources of the greetings' events: DynamoDB table, SNS topics, SQS queues, S3 bucket" "seconds"
 aws_account
 RECEIPTS_BUCKET="$RECEIPTS_BUCKET_PREFIX-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
-if when "table $EVENTS_TABLE does not exist (aws dynamodb describe-table)" table_missing; then
+if when "table $EVENTS_TABLE does not exist (aws dynamodb describe-table)" missing "table $EVENTS_TABLE" \
+  aws dynamodb describe-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"; then
   run aws dynamodb create-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" \
     --attribute-definitions AttributeName=key,AttributeType=S --key-schema AttributeName=key,KeyType=HASH \
     --billing-mode PAY_PER_REQUEST --tags "Key=project,Value=$PROJECT_TAG"
@@ -258,7 +239,8 @@ for entry in "${EVENTS_QUEUES[@]}"; do
       --query SubscriptionArn --output text
   done
 done
-if when "bucket $RECEIPTS_BUCKET does not exist (aws s3api head-bucket)" bucket_missing; then
+if when "bucket $RECEIPTS_BUCKET does not exist (aws s3api head-bucket)" missing "bucket $RECEIPTS_BUCKET" \
+  aws s3api head-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" --region "$AWS_REGION_OF_CLUSTER"; then
   note "S3 blocks public access to a new bucket and encrypts its objects (SSE-S3) by default"
   run aws s3api create-bucket --bucket "$RECEIPTS_BUCKET" --region "$AWS_REGION_OF_CLUSTER" \
     --create-bucket-configuration "LocationConstraint=$AWS_REGION_OF_CLUSTER"
@@ -281,7 +263,8 @@ case "$status" in
 esac
 # A cluster made before eksctl/cluster.yaml had EKS Pod Identity gets it: the sidecars' only AWS credentials.
 if [[ "$status" == ACTIVE ]] || is_dry_run; then
-  if when "the cluster existed without the addon eks-pod-identity-agent" addon_missing; then
+  if when "the cluster existed without the addon eks-pod-identity-agent" missing "addon eks-pod-identity-agent" \
+    aws eks describe-addon --cluster-name "$CLUSTER_NAME" --addon-name eks-pod-identity-agent --region "$AWS_REGION_OF_CLUSTER"; then
     run eksctl create addon --cluster "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" --name eks-pod-identity-agent --wait
   fi
   if when "the cluster existed without the Pod Identity associations of comms and greeter" associations_missing; then
