@@ -128,9 +128,7 @@ stand_in() {
       ! grep -q '^  - name: eks-pod-identity-agent' "$(opt -f)" || : >"$c/addon.eks-pod-identity-agent"
       awk '$1 == "serviceAccountName:" { print $2 }' "$(opt -f)" | while read -r v; do : >"$c/pia.$v"; done ;;
     "eksctl create addon") [[ ! -e $c/addon.$(opt --name) ]] || err 1 "Error: addon $(opt --name) already exists"; : >"$c/addon.$(opt --name)" ;;
-    "eksctl create podidentityassociation") while read -r v; do
-        [[ ! -e $c/pia.$v ]] || err 1 "Error: creating pod identity association for service account \"$v\": ResourceInUseException"
-        : >"$c/pia.$v"; done < <(awk '$1 == "serviceAccountName:" { print $2 }' "$(opt -f)") ;;
+    "eksctl create podidentityassociation") awk '$1 == "serviceAccountName:" { print $2 }' "$(opt -f)" | while read -r v; do : >"$c/pia.$v"; done ;;
     "aws eks describe-addon") [[ -f $c/addon.$(opt --addon-name) ]] ||
       err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeAddon operation: No addon: $(opt --addon-name) found in cluster: $(opt --cluster-name)" ;;
     "aws eks list-pod-identity-associations") (cd "$c" && for f in pia.*; do [[ ! -e $f ]] || printf '%s\t' "${f#pia.}"; done; echo) ;;
@@ -194,17 +192,13 @@ events_api() {
     "dynamodb describe-table") [[ -f $a/dynamodb/$(opt --table-name) ]] ||
       err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeTable operation: Requested resource not found: Table: $(opt --table-name) not found"
       cat "$a/dynamodb/$(opt --table-name)" ;;
-    "dynamodb create-table") [[ ! -e $a/dynamodb/$(opt --table-name) ]] ||
-      err 254 "An error occurred (ResourceInUseException) when calling the CreateTable operation: Table already exists: $(opt --table-name)"
-      echo "$call" >"$a/dynamodb/$(opt --table-name)" ;;
+    "dynamodb create-table") echo "$call" >"$a/dynamodb/$(opt --table-name)" ;;
     "dynamodb wait") [[ ${p[3]} == table-exists && -f $a/dynamodb/$(opt --table-name) || ${p[3]} == table-not-exists && ! -e $a/dynamodb/$(opt --table-name) ]] ||
       err 255 "Waiter ${p[3]} failed: Max attempts exceeded" ;;
     "dynamodb delete-table") [[ -f $a/dynamodb/$(opt --table-name) ]] ||
       err 254 "An error occurred (ResourceNotFoundException) when calling the DeleteTable operation: Requested resource not found: Table: $(opt --table-name) not found"
       rm "$a/dynamodb/$(opt --table-name)" ;;
-    "sns create-topic") name=$(opt --name) && [[ ! -f $a/sns/$name || $(cat "$a/sns/$name") == "$(opt --tags)" ]] ||
-      err 254 "An error occurred (InvalidParameter) when calling the CreateTopic operation: Invalid parameter: Tags Reason: Topic already exists with different tags"
-      opt --tags >"$a/sns/$name" && echo "arn:aws:sns:$(opt --region):$ACCOUNT:$name" ;;
+    "sns create-topic") opt --tags >"$a/sns/$(opt --name)" && echo "arn:aws:sns:$(opt --region):$ACCOUNT:$(opt --name)" ;;
     "sns subscribe") name=$(opt --topic-arn) && name=${name##*:} && [[ -f $a/sns/$name ]] ||
       err 254 "An error occurred (NotFound) when calling the Subscribe operation: Topic does not exist"
       v=$(opt --notification-endpoint) && opt --protocol >"$a/sns/$name.sub.${v##*:}" && echo "arn:aws:sns:$(opt --region):$ACCOUNT:$name:${v##*:}" ;;
@@ -223,11 +217,7 @@ events_api() {
           err 254 "An error occurred (BucketNotEmpty) when calling the DeleteBucket operation: The bucket you tried to delete is not empty"
           rm -r "$name" ;;
       esac ;;
-    "s3api create-bucket") name=$a/s3/$(opt --bucket)
-      [[ ! -d $name ]] || [[ $(cat "$name/owner") != "$ACCOUNT" ]] ||
-        err 254 "An error occurred (BucketAlreadyOwnedByYou) when calling the CreateBucket operation: Your previous request to create the named bucket succeeded and you already own it."
-      [[ ! -d $name ]] || err 254 "An error occurred (BucketAlreadyExists) when calling the CreateBucket operation: The requested bucket name is not available."
-      mkdir -p "$name" && echo "$ACCOUNT" >"$name/owner" ;;
+    "s3api create-bucket") mkdir -p "$a/s3/$(opt --bucket)" && echo "$ACCOUNT" >"$a/s3/$(opt --bucket)/owner" ;;
     "s3 rm") name=${p[3]#s3://} && opt --recursive && rm -rf "${a:?}/s3/${name%%/*}/objects" ;;
     *) err 97 "stand-in: no answer for: $call" ;;
   esac
