@@ -72,15 +72,17 @@ EOF
   grep -qx "              dapr.io/env: RECEIPTS_BUCKET=$BUCKET" "$REPO/target/deploy/receipts-bucket/kustomization.yaml"
 }
 
-@test "a cluster made before EKS Pod Identity was in eksctl/cluster.yaml gets its addon and associations, once" {
-  mkdir -p "$W/cluster" && echo ACTIVE >"$W/cluster/status"
+@test "an older cluster gets EKS Pod Identity's addon and associations, and gp3 as the default for gp2, once" {
+  mkdir -p "$W/cluster" && echo ACTIVE >"$W/cluster/status" && : >"$W/cluster/gp2-default"
   script deploy.sh
   [[ $status == 0 && -f $W/cluster/addon.eks-pod-identity-agent && -f $W/cluster/pia.comms && -f $W/cluster/pia.greeter ]]
   called "eksctl create addon --cluster dapr-demo --name eks-pod-identity-agent --wait" \
-    "eksctl create podidentityassociation -f eksctl/cluster.yaml" "aws eks update-kubeconfig"
+    "eksctl create podidentityassociation -f eksctl/cluster.yaml" "aws eks update-kubeconfig" \
+    "kubectl apply -f kubernetes/storage/gp3-storageclass.yaml" \
+    "kubectl annotate storageclass gp2 storageclass.kubernetes.io/is-default-class=false --overwrite"
   script deploy.sh
   [[ $status == 0 ]]
-  not_called "eksctl create"
+  not_called "eksctl create" "kubectl annotate"
 }
 
 @test "stops before the cluster when the bucket's name is another account's" {
@@ -88,14 +90,6 @@ EOF
   script deploy.sh
   [[ $status != 0 && $stderr == *"bucket $BUCKET exists, but not in account $ACCOUNT"* && $stderr == *"stopped at step [1/7] AWS resources"* ]]
   not_called "aws s3api create-bucket" "eksctl create cluster"
-}
-
-@test "on a cluster made before Kubernetes 1.30, gp2 stops being the default once gp3 is there" {
-  mkdir -p "$W/cluster" && echo ACTIVE >"$W/cluster/status" && : >"$W/cluster/gp2-default"
-  script deploy.sh
-  [[ $status == 0 ]]
-  called "kubectl apply -f kubernetes/storage/gp3-storageclass.yaml" \
-    "kubectl annotate storageclass gp2 storageclass.kubernetes.io/is-default-class=false --overwrite"
 }
 
 @test "waits for a cluster being created, and stops before one being deleted" {
