@@ -33,9 +33,7 @@ need_tools java
 need_env IMAGE_REGISTRY "registry and namespace to push to, e.g. ghcr.io/you"
 need_env IMAGE_TAG "the image tag, e.g. 0.1.0"
 # Registries reject upper case; a scheme would become part of the image name.
-[[ "$IMAGE_REGISTRY" =~ ^[a-z0-9]([a-z0-9._:/-]*[a-z0-9])?$ && "$IMAGE_REGISTRY" != *://* ]] ||
-  die "IMAGE_REGISTRY must be a lowercase registry/namespace without a scheme, e.g. ghcr.io/you, got: $IMAGE_REGISTRY"
-need_image_tag IMAGE_TAG
+need_image_env
 
 cd "$REPO_ROOT"
 run ./mvnw -B -pl comms-service,greeter-service -am package jib:build -DskipTests \
