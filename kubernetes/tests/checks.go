@@ -26,7 +26,6 @@ type Check func(b *Bundle) []error
 
 // Checks are all the checks, by name.
 var Checks = map[string]Check{
-	"AppPortMatchesServerPort":         CheckAppPorts,
 	"SidecarOTLPEndpointIsAgentLocal":  CheckSidecarOTLPEndpoint,
 	"AppOTLPEndpointIsAgentHostPort":   CheckAppOTLPEndpoint,
 	"UnifiedServiceTagsAreConsistent":  CheckUnifiedServiceTags,
@@ -51,33 +50,6 @@ func unmet(where string, rs ...requirement) []error {
 	for _, r := range rs {
 		if !r.holds {
 			errs = append(errs, fmt.Errorf("%s: %s", where, r.mistake))
-		}
-	}
-	return errs
-}
-
-// CheckAppPorts: the app's server.port, its containerPort, dapr.io/app-port and its Services' targetPort are one port.
-func CheckAppPorts(b *Bundle) []error {
-	var errs []error
-	for _, d := range b.Deployments() {
-		c := d.AppContainer()
-		server, err := strconv.Atoi(b.property(d, "server.port", "8080")) // Spring Boot's default
-		if err != nil || len(c.Ports) != 1 {
-			errs = append(errs, d.errorf("server.port is not a number (%v), or the container has not exactly one port", err))
-			continue
-		}
-		errs = append(errs, unmet("deployment "+d.Name,
-			requirement{int(c.Ports[0].ContainerPort) == server, fmt.Sprintf("containerPort %d but the app listens on server.port %d", c.Ports[0].ContainerPort, server)},
-			requirement{!d.DaprEnabled() || d.Annotation("dapr.io/app-port") == strconv.Itoa(server), fmt.Sprintf("dapr.io/app-port %q but the app listens on server.port %d", d.Annotation("dapr.io/app-port"), server)})...)
-		for _, svc := range ofKind[corev1.Service](b.App, "Service") {
-			if !slices.ContainsFunc(b.podsMatching(svc.Namespace, metav1.SetAsLabelSelector(svc.Spec.Selector)), func(s Deployment) bool { return s.Name == d.Name }) {
-				continue
-			}
-			for _, p := range svc.Spec.Ports {
-				if t := p.TargetPort; t.String() != strconv.Itoa(server) && t.String() != c.Ports[0].Name {
-					errs = append(errs, fmt.Errorf("service %s: port %d targets %q, not the app's port %d in deployment %s", svc.Name, p.Port, t.String(), server, d.Name))
-				}
-			}
 		}
 	}
 	return errs

@@ -202,10 +202,6 @@ func TestChecksCatchBrokenCopies(t *testing.T) {
 		want    string
 		breakIt breaker
 	}{
-		{"WrongAppPort", CheckAppPorts, "dapr.io/app-port", annotate("greeter", "dapr.io/app-port", "8081")},
-		{"ServerPortChangedInApplicationYaml", CheckAppPorts, "server.port 9090", prop("greeter-service", "server.port", int64(9090))},
-		{"ServerPortOverriddenByEnv", CheckAppPorts, "server.port 8081", env("comms", "SERVER_PORT", "8081")},
-		{"ServiceTargetingAnotherPort", CheckAppPorts, "service greeter-service", set("Service", "greeter-service", "metrics", "spec", "ports", 0, "targetPort")},
 		{"OTLPEndpointInWrongNamespace", CheckSidecarOTLPEndpoint, "node-local Service", set("Configuration", "dapr-config", "datadog-agent.datadog.svc.cluster.local:4318", "spec", "tracing", "otel", "endpointAddress")},
 		// The Operator names its Service after the DatadogAgent: the Configuration must follow a rename.
 		{"RenamedDatadogAgent", CheckSidecarOTLPEndpoint, "dd-agent", set("DatadogAgent", "datadog", "dd", "metadata", "name")},
