@@ -28,26 +28,22 @@ const installVersionLabel = `labels:
 `
 
 type fixtures struct {
-	*Bundle // of kubectl apply -k kubernetes/, shared: Copy it before changing it
+	repo    string
 	schemas *Schemas
 }
 
-// Loaded once per test binary.
+// Loaded once per test binary: the schemas come from modules that take a while.
 var loadFixtures = sync.OnceValues(func() (*fixtures, error) {
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return nil, err
 	}
-	app, err := Render(filepath.Join(repo, "kubernetes"), "")
+	pins, err := loadVersions(repo)
 	if err != nil {
 		return nil, err
 	}
-	f := &fixtures{}
-	if f.Bundle, err = LoadBundle(repo, app); err != nil {
-		return nil, err
-	}
-	f.schemas, err = LoadSchemas(f.Versions)
-	return f, err
+	schemas, err := LoadSchemas(pins)
+	return &fixtures{repo, schemas}, err
 })
 
 func fix(t *testing.T) *fixtures {
@@ -62,11 +58,21 @@ func fix(t *testing.T) *fixtures {
 // render renders a kustomization of the repository with more kustomization lines.
 func render(t *testing.T, base, extra string) []Object {
 	t.Helper()
-	objs, err := Render(filepath.Join(fix(t).Repo, base), extra)
+	objs, err := Render(filepath.Join(fix(t).repo, base), extra)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return objs
+}
+
+// load reads the repository afresh, kubernetes/ under an overlay of the lines extra: a bundle a test may break.
+func load(t *testing.T, extra string) *Bundle {
+	t.Helper()
+	b, err := LoadBundle(fix(t).repo, render(t, "kubernetes", extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func requireNoErrors(t *testing.T, what string, errs []error) {
@@ -170,24 +176,21 @@ func ddot(value any, path ...any) breaker {
 	return set("DatadogAgent", "datadog", value, append([]any{"spec", "features", "otelCollector"}, path...)...)
 }
 
-// expectCaught wants check to pass on b and to report want on a copy of b broken by breakIt.
-func expectCaught(t *testing.T, b *Bundle, check Check, want string, breakIt breaker) {
+// expectCaught wants check to pass on the repository and to report want once breakIt broke it.
+func expectCaught(t *testing.T, check Check, want string, breakIt breaker) {
 	t.Helper()
+	b := load(t, "")
 	if errs := check(b); len(errs) != 0 {
 		t.Fatalf("the check fails on the unbroken repository: %v", errs)
 	}
-	broken := b.Copy()
-	breakIt(t, broken)
-	requireError(t, check(broken), want)
+	breakIt(t, b)
+	requireError(t, check(b), want)
 }
 
 // Every check passes on kubernetes/ and on it under scripts/install.sh's overlay.
 func TestChecksPassOnTheRepository(t *testing.T) {
-	overlay, err := LoadBundle(fix(t).Repo, render(t, "kubernetes", installOverlay+installVersionLabel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for label, b := range map[string]*Bundle{"kubernetes/": fix(t).Bundle, "install.sh's overlay": overlay} {
+	for label, extra := range map[string]string{"kubernetes/": "", "install.sh's overlay": installOverlay + installVersionLabel} {
+		b := load(t, extra)
 		for _, n := range slices.Sorted(maps.Keys(Checks)) {
 			t.Run(label+"/"+n, func(t *testing.T) { requireNoErrors(t, n, Checks[n](b)) })
 		}
@@ -253,14 +256,13 @@ func TestChecksCatchBrokenCopies(t *testing.T) {
 		{"EKSOnAnotherMinor", CheckKubernetesVersion, `metadata.version "1.34"`, set("ClusterConfig", "dapr-demo", "1.34", "metadata", "version")},
 		{"LocalClusterOnAnotherMinor", CheckKubernetesVersion, "the local cluster runs 1.34", func(t *testing.T, b *Bundle) { b.Versions["KUBERNETES_SCHEMA_VERSION"] = "1.34.2" }},
 	} {
-		t.Run(c.name, func(t *testing.T) { expectCaught(t, fix(t).Bundle, c.check, c.want, c.breakIt) })
+		t.Run(c.name, func(t *testing.T) { expectCaught(t, c.check, c.want, c.breakIt) })
 	}
 }
 
 // What the local cluster never applies matches its upstream schema, and a broken copy does not.
 func TestSchemas(t *testing.T) {
-	f := fix(t)
-	validate := func(b *Bundle) []error { return f.schemas.Validate(b.Datadog, b.Storage, b.Cluster) }
+	validate := func(b *Bundle) []error { return fix(t).schemas.Validate(b.Datadog, b.Storage, b.Cluster) }
 	for _, c := range []struct {
 		name, want string
 		breakIt    breaker
@@ -276,6 +278,6 @@ func TestSchemas(t *testing.T) {
 		{"NamespacedStorageClass", "namespace", set("StorageClass", "gp3", "default", "metadata", "namespace")},
 		{"UnknownKind", "no schema here", set("StorageClass", "gp3", "StorageClas", "kind")},
 	} {
-		t.Run(c.name, func(t *testing.T) { expectCaught(t, f.Bundle, validate, c.want, c.breakIt) })
+		t.Run(c.name, func(t *testing.T) { expectCaught(t, validate, c.want, c.breakIt) })
 	}
 }

@@ -27,7 +27,7 @@ type datadogBodies map[string]map[string]any
 
 func loadDatadogBodies(t *testing.T) datadogBodies {
 	t.Helper()
-	repo := fix(t).Repo
+	repo := fix(t).repo
 	files, _ := filepath.Glob(filepath.Join(repo, "datadog", "monitors", "*.json"))
 	if len(files) < 3 {
 		t.Fatalf("want at least 3 monitors in datadog/monitors, found %d", len(files))
@@ -47,9 +47,6 @@ func loadDatadogBodies(t *testing.T) datadogBodies {
 	}
 	return bodies
 }
-
-// copyBodies is a deep copy that a test can break.
-func (b datadogBodies) copyBodies() (c datadogBodies) { must(decode(b, &c)); return c }
 
 func (b datadogBodies) monitors() []string {
 	return slices.DeleteFunc(slices.Sorted(maps.Keys(b)), func(rel string) bool { return rel == dashboardFile })
@@ -121,7 +118,7 @@ func TestDatadogFilesDecodeStrictly(t *testing.T) {
 		{"MissingQuery", monitor, "required field query missing", nil, []any{"query"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			broken := bodies.copyBodies()
+			broken := loadDatadogBodies(t)
 			setPath(broken[c.file], c.value, c.path...)
 			requireError(t, decodeBody(c.file, broken[c.file]), c.want)
 		})
@@ -175,29 +172,23 @@ func queriedMetricsErrors(bodies datadogBodies, text string) []error {
 
 func TestDatadogQueriedMetrics(t *testing.T) {
 	bodies := loadDatadogBodies(t)
-	text, err := os.ReadFile(filepath.Join(fix(t).Repo, queriedMetricsFile))
+	text, err := os.ReadFile(filepath.Join(fix(t).repo, queriedMetricsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	requireNoErrors(t, queriedMetricsFile, queriedMetricsErrors(bodies, string(text)))
 	m := bodies.monitors()[0]
-	for name, c := range map[string]struct {
-		want    string
-		breakIt func(b datadogBodies) string
-	}{
-		"NameMissing": {"is not the list", func(b datadogBodies) string { return strings.Replace(string(text), "comms.greeter.fallbacks\n", "", 1) }},
-		"QueryChanged": {"\nother.metric\n", func(b datadogBodies) string {
-			b[m]["query"] = "avg(last_5m):avg:other.metric{*} > 1"
-			return string(text)
-		}},
-		"QueryNotUnderstood": {"no metric found", func(b datadogBodies) string {
-			b[m]["query"] = "avg(last_5m):other.metric{*} > 1"
-			return string(text)
-		}},
+	for name, c := range map[string]struct{ want, query, text string }{
+		"NameMissing":        {"is not the list", "", strings.Replace(string(text), "comms.greeter.fallbacks\n", "", 1)},
+		"QueryChanged":       {"\nother.metric\n", "avg(last_5m):avg:other.metric{*} > 1", string(text)},
+		"QueryNotUnderstood": {"no metric found", "avg(last_5m):other.metric{*} > 1", string(text)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			broken := bodies.copyBodies()
-			requireError(t, queriedMetricsErrors(broken, c.breakIt(broken)), c.want)
+			broken := loadDatadogBodies(t)
+			if c.query != "" {
+				broken[m]["query"] = c.query
+			}
+			requireError(t, queriedMetricsErrors(broken, c.text), c.want)
 		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -192,23 +190,6 @@ func LoadBundle(repo string, app []Object) (*Bundle, error) {
 		b.Props[module], errs = props.Map, append(errs, err)
 	}
 	return b, errors.Join(errs...)
-}
-
-// Copy returns a deep copy that a test can break.
-func (b *Bundle) Copy() *Bundle {
-	c := *b
-	c.App = make([]Object, len(b.App))
-	for i, o := range b.App {
-		c.App[i].Map = runtime.DeepCopyJSON(o.Map)
-	}
-	for _, o := range []*Object{&c.Datadog, &c.Storage, &c.Cluster} {
-		o.Map = runtime.DeepCopyJSON(o.Map)
-	}
-	c.Props, c.Versions = map[string]map[string]any{}, maps.Clone(b.Versions)
-	for k, p := range b.Props {
-		c.Props[k] = runtime.DeepCopyJSON(p)
-	}
-	return &c
 }
 
 // Deployment is a rendered Deployment, typed; its first container is the app.
