@@ -5,12 +5,15 @@ import java.math.BigInteger;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +57,8 @@ class DatadogIT {
 
 	/** Grouped stats in their StatsPayload, ClientStatsPayload and bucket. */
 	private static final String[] STATS = { "stats", "stats", "stats", "stats" };
+
+	private static final String TREE = "service | operation | resource | span.kind, each span above its children";
 
 	private static final ObjectMapper json = new ObjectMapper();
 
@@ -102,21 +107,15 @@ class DatadogIT {
 		assertThat(greeting.fallback()).as(stack.logs()).isFalse();
 		probeHealth();
 
-		List<JsonNode> trace = awaitTrace(greeting, spans -> spans.size() >= 5);
+		List<JsonNode> trace = awaitTrace(greeting.traceId(), spans -> spans.size() >= 5);
 		assertThat(trace).as("the spans of trace %s", greeting.traceId()).hasSize(5);
-		// Root first, each span's child after it: the flame graph, top down.
-		assertThat(chain(trace, low64(greeting.callerSpanId())))
-			.as("service | operation | resource, each span the parent of the next")
-			.containsExactly("comms | http.server.request | POST /greet", "comms | client.request | http post",
-					"comms | http.client.request | POST", "greeter | server.request | CallLocal/greeter/greet",
-					"greeter | http.server.request | POST /greet");
-		for (JsonNode span : trace) {
-			assertThat(span.path("error").asInt()).isZero();
-			assertThat(span.path("meta").path("env").asText()).as("env of %s", span).isEqualTo(DaprStack.ENVIRONMENT);
-			// The apps' spans carry their version; the sidecars' none (Dapr sets only service.name).
-			assertThat(span.path("meta").path("version").asText())
-				.isEqualTo(isSidecar(span) ? "" : DaprStack.ENVIRONMENT);
-		}
+		assertThat(tree(trace, low64(greeting.callerSpanId()), "")).as(TREE)
+			.containsExactly("comms | http.server.request | POST /greet | server",
+					"  comms | client.request | http post | client",
+					"    comms | http.client.request | POST | client",
+					"      greeter | server.request | CallLocal/greeter/greet | server",
+					"        greeter | http.server.request | POST /greet | server");
+		assertFineAndTagged(trace);
 		assertThat(received(SPANS)).as("health checks are not traffic")
 			.noneMatch(span -> span.path("resource").asText().toLowerCase().contains("health"));
 	}
@@ -140,15 +139,88 @@ class DatadogIT {
 			.containsOnly(DaprStack.ENVIRONMENT);
 	}
 
-	/** A fallback is an error in Datadog, counted as one by service, and its log line opens its trace. */
+	/**
+	 * One asynchronous greeting: one Datadog trace from comms' POST, across both topics, to its receipt and its
+	 * done. comms' Timer of it arrives as a distribution, in milliseconds, and its counter as a count.
+	 */
 	@Test
 	@Order(3)
+	void oneAsynchronousGreetingIsOneDatadogTraceFromItsPostToItsReceipt() throws Exception {
+		String traceId = Traces.randomHex(16);
+		String callerSpanId = Traces.randomHex(8);
+		HttpResponse<String> accepted = http.send(HttpRequest.newBuilder(URI.create(stack.commsUrl("/greetings")))
+			.header("Content-Type", "application/json")
+			.header("traceparent", "00-" + traceId + "-" + callerSpanId + "-01")
+			.POST(BodyPublishers.ofString("{\"name\":\"Ada\"}"))
+			.build(), BodyHandlers.ofString());
+		assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+		URI greeting = URI.create(stack.commsUrl(accepted.headers().firstValue("Location").orElseThrow()));
+		await(() -> Optional
+			.of(json.readTree(http.send(HttpRequest.newBuilder(greeting).build(), BodyHandlers.ofString()).body()))
+			.filter(status -> status.path("status").asText().equals("done")), "greeting done");
+
+		List<JsonNode> trace = awaitTrace(traceId, spans -> spans.size() >= 10);
+		assertThat(trace).as("the spans of trace %s", traceId).hasSize(10);
+		assertThat(tree(trace, low64(callerSpanId), "")).as(TREE)
+			.containsExactly("comms | http.server.request | POST /greetings | server",
+					// Dapr tags no db.system on a transaction: no state.query, unlike its other state calls.
+					"  comms | client.request | /dapr.proto.runtime.v1.Dapr/ExecuteStateTransaction | client",
+					// Dapr marks its pubsub spans CLIENT: Datadog shows no producer or consumer, no messaging operation.
+					"  greeter | client.request | pubsub/greeting.requested | client",
+					"    greeter | http.server.request | POST /events/greeting-requested | server",
+					"      greeter | client.request | /dapr.proto.runtime.v1.Dapr/PublishEvent | client",
+					"        comms | client.request | pubsub/greeting.greeted | client",
+					"          comms | http.server.request | POST /events/greeting-greeted | server",
+					"            comms | state.query | /dapr.proto.runtime.v1.Dapr/GetState | client",
+					"            comms | bindings.query | /dapr.proto.runtime.v1.Dapr/InvokeBinding | client",
+					"            comms | state.query | /dapr.proto.runtime.v1.Dapr/SaveState | client");
+		assertFineAndTagged(trace);
+
+		List<JsonNode> completions = await(
+				() -> Optional.of(sketches("greetings.completion")).filter(s -> !s.isEmpty()), "greetings.completion");
+		assertThat(completions).as("sketches of greetings.completion").hasSize(1);
+		assertThat(completions.get(0).path("cnt").asLong()).as("greetings completed").isOne();
+		// In ms, Micrometer's OTLP unit (APM's is s): requested during comms' POST, completed before done is saved.
+		JsonNode post = span(trace, "POST /greetings");
+		assertThat(completions.get(0).path("sum").asDouble() * 1e6).as("POST to done, ms in ns")
+			.isBetween((double) span(trace, "POST /events/greeting-greeted").path("start").asLong() - end(post),
+					(double) span(trace, "/dapr.proto.runtime.v1.Dapr/SaveState").path("start").asLong()
+							- post.path("start").asLong());
+		List<JsonNode> accepts = await(
+				() -> Optional.of(series("greetings.accepted")).filter(s -> sum(s) > 0), "greetings.accepted");
+		assertThat(sum(accepts)).as("greetings accepted").isOne();
+		assertThat(accepts).extracting(s -> s.path("type").asInt()).as("COUNT").containsOnly(1);
+	}
+
+	/** Each dead letter counts, by the topic it came from: what the monitor of dead letters watches. */
+	@Test
+	@Order(4)
+	void aDeadLetterCountsByItsTopic() throws Exception {
+		HttpResponse<String> published = http.send(HttpRequest
+			.newBuilder(URI.create(stack.sidecarUrl("comms", "/v1.0/publish/pubsub/greeting.requested")))
+			.header("Content-Type", "application/json")
+			.header("dapr-api-token", stack.apiToken())
+			.POST(BodyPublishers.ofString("{\"id\":\"not-an-id\",\"name\":\"\"}"))
+			.build(), BodyHandlers.ofString());
+		assertThat(published.statusCode()).as(published.body()).isEqualTo(204);
+
+		List<JsonNode> deadLetters = await(
+				() -> Optional.of(series("greetings.dead.letters")).filter(s -> sum(s) > 0), "greetings.dead.letters");
+		assertThat(sum(deadLetters)).as("dead letters").isOne();
+		assertThat(deadLetters).extracting(s -> s.path("type").asInt()).as("COUNT").containsOnly(1);
+		assertThat(tags(deadLetters.get(0))).contains("topic:greeting.requested", "service:comms",
+				"env:" + DaprStack.ENVIRONMENT);
+	}
+
+	/** A fallback is an error in Datadog, counted as one by service, and its log line opens its trace. */
+	@Test
+	@Order(5)
 	void aFallbackIsAnErrorAndItsLogLineCarriesTheIdsDatadogFilesItUnder() throws Exception {
 		stack.stopGreeterApp();
 		Greeting greeting = RealDaprStack.greet(http, stack);
 		assertThat(greeting.fallback()).as(stack.logs()).isTrue();
 
-		List<JsonNode> trace = awaitTrace(greeting,
+		List<JsonNode> trace = awaitTrace(greeting.traceId(),
 				spans -> spans.stream().anyMatch(span -> span.path("error").asInt() == 1 && isSidecar(span))
 						&& spans.stream().anyMatch(span -> span.path("error").asInt() == 1 && !isSidecar(span)));
 		assertThat(trace).filteredOn(span -> span.path("error").asInt() == 1)
@@ -170,16 +242,15 @@ class DatadogIT {
 			.as("the span of the log line, in Datadog's trace")
 			.contains(line.path("dd.span_id").asText());
 
-		JsonNode fallbacks = await(() -> received("series", "series").stream()
-			.filter(s -> s.path("metric").asText().equals("comms.greeter.fallbacks"))
-			.findFirst(), "comms.greeter.fallbacks");
+		JsonNode fallbacks = await(() -> series("comms.greeter.fallbacks").stream().findFirst(),
+				"comms.greeter.fallbacks");
 		assertThat(tags(fallbacks)).contains("service:comms", "env:" + DaprStack.ENVIRONMENT,
 				"version:" + DaprStack.ENVIRONMENT).anyMatch(tag -> tag.startsWith("reason:"));
 	}
 
 	/** The metrics the READMEs name, and every one the dashboard and monitors of datadog/ query, are sent. */
 	@Test
-	@Order(4)
+	@Order(6)
 	void theMetricsTheReadmesNameAndEveryOneTheDashboardAndMonitorsQueryAreSent() throws Exception {
 		Set<String> sent = new TreeSet<>();
 		received("series", "series").forEach(s -> sent.add(s.path("metric").asText()));
@@ -230,29 +301,70 @@ class DatadogIT {
 				+ all.toPrettyString().lines().limit(200).toList() + "\n" + stack.logs()));
 	}
 
-	/** The spans Datadog files under the greeting's trace: its id's low 64 bits. */
-	private static List<JsonNode> awaitTrace(Greeting greeting, Predicate<List<JsonNode>> complete) throws Exception {
-		String traceId = low64(greeting.traceId());
+	/** The spans Datadog files under a W3C trace: its id's low 64 bits. */
+	private static List<JsonNode> awaitTrace(String w3cTraceId, Predicate<List<JsonNode>> complete) throws Exception {
+		String traceId = low64(w3cTraceId);
 		return await(() -> {
 			List<JsonNode> trace = received(SPANS).stream().filter(span -> span.path("trace_id").asText().equals(traceId)).toList();
 			return complete.test(trace) ? Optional.of(trace) : Optional.empty();
 		}, "complete trace " + traceId);
 	}
 
-	/** "service | operation | resource" of each span, from the one whose parent is PARENT down to the leaf. */
-	private static List<String> chain(List<JsonNode> trace, String parent) {
-		List<String> chain = new ArrayList<>();
-		String current = parent;
-		while (current != null) {
-			String parentId = current;
-			Optional<JsonNode> child = trace.stream()
-				.filter(span -> span.path("parent_id").asText().equals(parentId))
-				.findFirst();
-			child.ifPresent(span -> chain.add(span.path("service").asText() + " | " + span.path("name").asText()
-					+ " | " + span.path("resource").asText()));
-			current = child.map(span -> span.path("span_id").asText()).orElse(null);
+	/**
+	 * "service | operation | resource | span.kind" of each span under PARENT, each followed by its own, indented,
+	 * siblings by start: the flame graph, top down.
+	 */
+	private static List<String> tree(List<JsonNode> trace, String parent, String indent) {
+		List<String> lines = new ArrayList<>();
+		trace.stream()
+			.filter(span -> span.path("parent_id").asText().equals(parent))
+			.sorted(Comparator.comparingLong(span -> span.path("start").asLong()))
+			.forEach(span -> {
+				lines.add(indent + span.path("service").asText() + " | " + span.path("name").asText() + " | "
+						+ span.path("resource").asText() + " | " + span.path("meta").path("span.kind").asText());
+				lines.addAll(tree(trace, span.path("span_id").asText(), indent + "  "));
+			});
+		return lines;
+	}
+
+	/** No error, and the unified service tags: env on all; version on the apps' only (Dapr sets only service.name). */
+	private static void assertFineAndTagged(List<JsonNode> trace) {
+		for (JsonNode span : trace) {
+			assertThat(span.path("error").asInt()).as("error of %s", span).isZero();
+			assertThat(span.path("meta").path("env").asText()).as("env of %s", span).isEqualTo(DaprStack.ENVIRONMENT);
+			assertThat(span.path("meta").path("version").asText()).as("version of %s", span)
+				.isEqualTo(isSidecar(span) ? "" : DaprStack.ENVIRONMENT);
 		}
-		return chain;
+	}
+
+	private static JsonNode span(List<JsonNode> trace, String resource) {
+		return trace.stream().filter(span -> span.path("resource").asText().equals(resource)).findFirst().orElseThrow();
+	}
+
+	private static long end(JsonNode span) {
+		return span.path("start").asLong() + span.path("duration").asLong();
+	}
+
+	/** The series of METRIC received so far. */
+	private static List<JsonNode> series(String metric) throws Exception {
+		return received("series", "series").stream().filter(s -> s.path("metric").asText().equals(metric)).toList();
+	}
+
+	/** The sketches of distribution METRIC received so far, one per export that had values. */
+	private static List<JsonNode> sketches(String metric) throws Exception {
+		List<JsonNode> sketches = new ArrayList<>();
+		received("sketches", "sketches").stream()
+			.filter(s -> s.path("metric").asText().equals(metric))
+			.forEach(s -> s.path("dogsketches").forEach(sketches::add));
+		return sketches;
+	}
+
+	/** The sum of the points of SERIES (a point of 0 carries no value). */
+	private static double sum(List<JsonNode> series) {
+		return series.stream()
+			.flatMap(s -> s.path("points").valueStream())
+			.mapToDouble(point -> point.path("value").asDouble())
+			.sum();
 	}
 
 	private static List<String> tags(JsonNode metric) {
