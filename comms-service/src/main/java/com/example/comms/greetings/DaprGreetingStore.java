@@ -54,12 +54,24 @@ class DaprGreetingStore implements GreetingStore {
 
 	@Override
 	public void add(Greeting greeting) {
+		store("store a greeting", greeting, null);
+	}
+
+	@Override
+	public void sendAgain(Greeting greeting, String etag) {
+		store("send a greeting again", greeting, etag);
+	}
+
+	private void store(String what, Greeting greeting, String etag) {
 		// Dapr's outbox (1.18) sends the event with an empty traceparent, which starts a new trace where greeter's
 		// sidecar receives it, but copies the stored operation's metadata into the event: the request's trace
 		// context goes there. The state stores ignore these keys.
-		List<TransactionalStateOperation<?>> operations = List.of(upsert(greeting.id(), greeting, this.trace.headers()),
+		State<Greeting> stored = new State<>(greeting.id(), greeting, etag, this.trace.headers(),
+				(etag != null) ? FIRST_WRITE : null);
+		List<TransactionalStateOperation<?>> operations = List.of(
+				new TransactionalStateOperation<>(OperationType.UPSERT, stored),
 				upsert(greeting.id(), new GreetingRequested(greeting.id(), greeting.name()), OUTBOX_PROJECTION));
-		call("store a greeting", this.dapr.executeStateTransaction(this.store, operations));
+		call(what, this.dapr.executeStateTransaction(this.store, operations));
 	}
 
 	@Override

@@ -14,6 +14,12 @@ interface GreetingStore {
 	 */
 	void add(Greeting greeting);
 
+	/**
+	 * Stores the greeting again with its event, as {@link #add} does, unless something wrote it since it was
+	 * read at this etag: the outbox publishes the event again.
+	 */
+	void sendAgain(Greeting greeting, String etag);
+
 	Optional<Versioned> find(String id);
 
 	/** Replaces the greeting if nothing wrote it since it was read at this etag; false if another write came first. */

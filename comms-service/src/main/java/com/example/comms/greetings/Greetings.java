@@ -35,6 +35,8 @@ class Greetings {
 
 	static final String DEAD_LETTERS_METRIC = "greetings.dead.letters";
 
+	static final String SENT_AGAIN_METRIC = "greetings.sent.again";
+
 	private static final Logger log = LoggerFactory.getLogger(Greetings.class);
 
 	private final GreetingStore store;
@@ -47,10 +49,18 @@ class Greetings {
 
 	private final Timer completion;
 
-	Greetings(GreetingStore store, Receipts receipts, MeterRegistry meters) {
+	private final Counter sentAgain;
+
+	private final Duration sendAgainAfter;
+
+	Greetings(GreetingStore store, Receipts receipts, MeterRegistry meters, GreetingsProperties properties) {
 		this.store = store;
 		this.receipts = receipts;
 		this.meters = meters;
+		this.sendAgainAfter = properties.sendAgainAfter();
+		this.sentAgain = Counter.builder(SENT_AGAIN_METRIC)
+			.description("Pending greetings whose event was sent again")
+			.register(meters);
 		this.accepted = Counter.builder(ACCEPTED_METRIC).description("Greetings requested and stored").register(meters);
 		this.completion = Timer.builder(COMPLETION_METRIC)
 			.description("Time from a greeting's request to its completion")
@@ -74,11 +84,34 @@ class Greetings {
 			throw new ResponseStatusException(HttpStatus.UNPROCESSABLE_CONTENT,
 					"This Idempotency-Key was used for a greeting of another name");
 		}
-		return GreetingView.of(stored.get().greeting());
+		return GreetingView.of(sendAgainIfLate(stored.get()));
 	}
 
 	Optional<GreetingView> find(UUID id) {
-		return this.store.find(id.toString()).map(stored -> GreetingView.of(stored.greeting()));
+		return this.store.find(id.toString()).map(stored -> GreetingView.of(sendAgainIfLate(stored)));
+	}
+
+	/**
+	 * A greeting still pending long after its event was sent gets its event sent again, when it is asked
+	 * about: delivery is at least once only while every part keeps its word, and daprd 1.18 takes some events
+	 * as delivered to an app that was down. Best effort: the answer is the same either way.
+	 */
+	private Greeting sendAgainIfLate(Versioned stored) {
+		Greeting greeting = stored.greeting();
+		Instant now = Instant.now();
+		if (greeting.status() != Greeting.Status.PENDING || greeting.lastSent().plus(this.sendAgainAfter).isAfter(now)) {
+			return greeting;
+		}
+		try {
+			this.store.sendAgain(greeting.sentAgain(now), stored.etag());
+			this.sentAgain.increment();
+			log.info("Greeting {} pending since {}: its event is sent again", greeting.id(), greeting.lastSent());
+		}
+		catch (SidecarUnavailable ex) {
+			log.info("Greeting {} pending since {}: its event could not be sent again now", greeting.id(),
+					greeting.lastSent());
+		}
+		return greeting;
 	}
 
 	/** greeter's answer: the greeting's receipt is written, then the greeting is done. */

@@ -19,9 +19,11 @@ import org.springframework.validation.annotation.Validated;
  * @param receipts output binding the receipts are written to (env {@code COMMS_GREETINGS_RECEIPTS})
  * @param timeout bound on each call to the sidecar, past which comms answers 503 (env
  * {@code COMMS_GREETINGS_TIMEOUT})
+ * @param sendAgainAfter how long a greeting stays pending before a request about it sends its event again
+ * (env {@code COMMS_GREETINGS_SENDAGAINAFTER})
  */
 @ConfigurationProperties("comms.greetings")
 @Validated
 public record GreetingsProperties(@NotBlank String pubsub, @NotBlank String stateStore, @NotBlank String receipts,
-		@NotNull Duration timeout) {
+		@NotNull Duration timeout, @NotNull Duration sendAgainAfter) {
 }

@@ -18,7 +18,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Predicate;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
 import org.junit.jupiter.api.Test;
@@ -79,8 +78,10 @@ class AsyncFaultsIT {
 				.filter(id -> Files.isRegularFile(real.stack().receipts().resolve(id + ".json")))
 				.count();
 			double completed = awaitCompletions(this.completedBefore + this.ids.size()) - this.completedBefore;
-			System.out.printf("%s: %d accepted (%d refusals sent again), %d done, %d receipts, %.0f completions%n",
-					fault, this.ids.size(), this.refusals, this.ids.size() - pending.size(), receipts, completed);
+			System.out.printf(
+					"%s: %d accepted (%d refusals sent again), %d done, %d receipts, %.0f completions, %.0f events sent again%n",
+					fault, this.ids.size(), this.refusals, this.ids.size() - pending.size(), receipts, completed,
+					sum("greetings.sent.again"));
 			assertThat(this.ids).as("greetings accepted").hasSize(BURST);
 			assertThat(pending).as("greetings not done within 3 minutes of the burst (%s); %s", fault, brokerState(pending))
 				.isEmpty();
@@ -154,10 +155,16 @@ class AsyncFaultsIT {
 				.append(real.stack().redis("XPENDING", group[0], group[1]).replace('\n', ' ')).append("; ");
 		}
 		state.append("XLEN greeting.dead-letter: ").append(real.stack().redis("XLEN", "greeting.dead-letter"));
+		String requested = real.stack().redis("XRANGE", "greeting.requested", "-", "+");
 		pending.stream().limit(3).forEach(id -> {
 			try {
 				state.append("; ").append(id).append(": ").append(real.stack().redis("HGETALL", "comms||" + id)
 					.replace('\n', ' '));
+				for (String event : requested.lines().filter(line -> line.contains(id)).toList()) {
+					String traceId = RealDaprStack.parse(event).path("traceparent").asText().split("-")[1];
+					state.append(", its trace ").append(traceId).append(':')
+						.append(Traces.describe(real.receiver().trace(traceId)));
+				}
 			}
 			catch (Exception ex) {
 				state.append(ex);
@@ -180,12 +187,17 @@ class AsyncFaultsIT {
 		}
 	}
 
-	private static final Predicate<ReceivedMetric> COMPLETIONS = metric -> metric.service().equals("comms")
-			&& metric.name().equals("greetings.completion");
-
 	/** Greetings comms has marked done so far, from its OTLP metrics (each export counts its own step). */
 	private static double completions() {
-		return real.receiver().metrics().stream().filter(COMPLETIONS).mapToDouble(ReceivedMetric::value).sum();
+		return sum("greetings.completion");
+	}
+
+	/** comms' counter NAME, over the whole run. */
+	private static double sum(String name) {
+		return real.receiver().metrics().stream()
+			.filter(metric -> metric.service().equals("comms") && metric.name().equals(name))
+			.mapToDouble(ReceivedMetric::value)
+			.sum();
 	}
 
 	/** The completions once they reach WANTED, or after 10 s of exports (1 s each) without: what was counted. */

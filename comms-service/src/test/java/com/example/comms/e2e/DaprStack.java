@@ -325,7 +325,7 @@ final class DaprStack implements AutoCloseable {
 	}
 
 	/** greeter's app killed at once (SIGKILL), as the kernel's OOM killer or a lost node would. */
-	void killGreeterApp() {
+	void killGreeterApp() throws IOException, InterruptedException {
 		this.greeterApp.kill();
 		stop(this.greeterApp);
 	}

@@ -9,6 +9,7 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -98,9 +99,11 @@ final class ManagedProcess implements AutoCloseable {
 		}
 	}
 
-	/** SIGKILL: no shutdown of its own. */
-	void kill() {
-		this.process.destroyForcibly();
+	/** SIGKILL: no shutdown of its own. Its log is kept as NAME.killed.log, beside the next one's. */
+	void kill() throws IOException, InterruptedException {
+		this.process.destroyForcibly().waitFor();
+		Files.move(this.log, this.log.resolveSibling(this.log.getFileName().toString().replace(".log", ".killed.log")),
+				StandardCopyOption.REPLACE_EXISTING);
 	}
 
 	long pid() {

@@ -44,7 +44,8 @@ class GreetingsTest {
 	private final Greetings greetings = new Greetings(this.store, receipt -> {
 		this.writes.add("receipt " + receipt.id());
 		this.receipts.add(receipt);
-	}, this.meters);
+	}, this.meters, new GreetingsProperties("pubsub", "greetings", "receipts", Duration.ofSeconds(2),
+			Duration.ofSeconds(30)));
 
 	@Test
 	void storesANewPendingGreetingAndCountsIt() {
@@ -70,6 +71,47 @@ class GreetingsTest {
 		assertThat(retry).isEqualTo(first);
 		assertThat(this.writes).containsExactly("add " + id);
 		assertThat(this.meters.get(Greetings.ACCEPTED_METRIC).counter().count()).isEqualTo(1);
+	}
+
+	@Test
+	void sendsTheEventOfAGreetingPendingPastTheLimitAgainWhenAskedAboutIt() {
+		Instant late = Instant.now().minusSeconds(31);
+		Greeting pending = Greeting.pending(UUID.randomUUID(), "Ada", late);
+		this.store.put(pending);
+
+		assertThat(this.greetings.find(UUID.fromString(pending.id()))).hasValueSatisfying(
+				view -> assertThat(view.status()).isEqualTo(Greeting.Status.PENDING));
+		this.greetings.find(UUID.fromString(pending.id()));
+
+		assertThat(this.writes).as("sent again once: then it was just sent").containsExactly("send again " + pending.id());
+		assertThat(this.store.greeting(pending.id()).lastSent()).isAfter(late.plusSeconds(30));
+		assertThat(this.store.greeting(pending.id()).createdAt()).isEqualTo(pending.createdAt());
+		assertThat(this.meters.get(Greetings.SENT_AGAIN_METRIC).counter().count()).isEqualTo(1);
+	}
+
+	@Test
+	void leavesARecentOrFinishedGreetingAlone() {
+		Greeting recent = Greeting.pending(UUID.randomUUID(), "Ada", Instant.now().minusSeconds(29));
+		Greeting done = Greeting.pending(UUID.randomUUID(), "Ada", Instant.now().minusSeconds(60))
+			.done("Hello, Ada!", Instant.now());
+		this.store.put(recent);
+		this.store.put(done);
+
+		this.greetings.find(UUID.fromString(recent.id()));
+		this.greetings.find(UUID.fromString(done.id()));
+
+		assertThat(this.writes).isEmpty();
+	}
+
+	@Test
+	void answersALateGreetingEvenWhenItsEventCannotBeSentAgain() {
+		Greeting pending = Greeting.pending(UUID.randomUUID(), "Ada", Instant.now().minusSeconds(60));
+		this.store.put(pending);
+		this.store.sendAgainFails = true;
+
+		assertThat(this.greetings.find(UUID.fromString(pending.id()))).hasValueSatisfying(
+				view -> assertThat(view.status()).isEqualTo(Greeting.Status.PENDING));
+		assertThat(this.meters.get(Greetings.SENT_AGAIN_METRIC).counter().count()).isZero();
 	}
 
 	@Test
@@ -234,6 +276,8 @@ class GreetingsTest {
 
 		boolean replaceFails;
 
+		boolean sendAgainFails;
+
 		/** Runs between a replace's read and its write: another writer's turn. */
 		Runnable beforeReplace = () -> { };
 
@@ -242,6 +286,15 @@ class GreetingsTest {
 			check(this.down);
 			writes.add("add " + greeting.id());
 			put(greeting);
+		}
+
+		@Override
+		public void sendAgain(Greeting greeting, String etag) {
+			check(this.down || this.sendAgainFails);
+			if (this.greetings.get(greeting.id()).etag().equals(etag)) {
+				writes.add("send again " + greeting.id());
+				put(greeting);
+			}
 		}
 
 		@Override
