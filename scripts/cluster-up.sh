@@ -162,7 +162,7 @@ wait_until 60 "kube-apiserver" "${KUBECTL[@]}" --kubeconfig "$CLUSTER_ROOT/super
 for p in kube-controller-manager kube-scheduler kubelet kube-proxy coredns; do start "$p"; done
 wait_until 60 "node $NODE_NAME" "${KUBECTL[@]}" wait --for=condition=Ready "node/$NODE_NAME" --timeout=1s
 
-step "images: pause, Dapr, the Collector, Zipkin, comms and greeter, into containerd" "about 1 min; first time 3"
+step "images: pause, Dapr, the Collector, Zipkin, Redis, comms and greeter, into containerd" "about 1 min; first time 3"
 # Kept with the tools (cluster-down leaves them), named by their pins.
 IMAGES="${XDG_CACHE_HOME:-$HOME/.cache}/dapr-tracing-demo/images"
 mkdir -p "$IMAGES"
@@ -196,6 +196,16 @@ fi
 static_image pause "$PAUSE_IMAGE" "$TOOLS/pause" 65535:65535
 for p in "${!DAPR_BIN[@]}"; do static_image "$p" "localhost/dapr/$p:$DAPR_RUNTIME_VERSION" "${DAPR_BIN[$p]}" 65532:65532; done
 static_image otelcol "localhost/otelcol:$COLLECTOR_VERSION" "$OTELCOL" 10001:10001
+# Redis from Debian's package (lib.sh's redis_server): redis-server, its loader, and the libraries it links to.
+if [[ ! -s "$IMAGES/redis-debian.tar" ]]; then
+  redis=$(redis_server) rootfs=$(mktemp -d)
+  [[ ! -x "$redis.bin" ]] || redis=$redis.bin
+  mkdir -p "$rootfs/usr/bin" "$rootfs/usr/lib" "$rootfs/data" && cp "$redis" "$rootfs/usr/bin/redis-server"
+  LD_LIBRARY_PATH="$(dirname "$redis")/lib" ldd "$redis" | awk '$3 ~ /^\// { print $3 }' | xargs -I{} cp -L {} "$rootfs/usr/lib/"
+  ldd "$redis" | awk '$1 ~ /^\/.*ld-linux/ { print $1 }' | xargs -I{} cp --parents -L {} "$rootfs"
+  image_tar "$IMAGES/redis-debian.tar" localhost/redis:debian 999:999 "$rootfs" /usr/bin/redis-server
+  rm -rf "$rootfs"
+fi
 # A Java runtime image for Jib and Zipkin: jlink's runtime plus the shared libraries it links to.
 use_java_25
 JRE_TAR="$IMAGES/jre-$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 | awk '$1 == "java.runtime.version" { print $3 }').tar"
@@ -233,7 +243,7 @@ step "deploy with scripts/install.sh: Dapr $DAPR_RUNTIME_VERSION (Helm chart), t
 export KUBECONFIG=$KUBECONFIG_FILE IMAGE_REGISTRY=localhost/dapr-demo IMAGE_TAG
 DAPR_CHART="$(go env GOMODCACHE)/github.com/dapr/dapr@v$DAPR_RUNTIME_VERSION/charts/dapr" \
   DAPR_REGISTRY=localhost/dapr DAPR_EXTRA_VALUES="$SCRIPTS_DIR/cluster/dapr-values.yaml" DAPR_DASHBOARD_CHART=none \
-  KUSTOMIZE_COMPONENTS=scripts/cluster/trace-backend "$SCRIPTS_DIR/install.sh"
+  KUSTOMIZE_COMPONENTS="kubernetes/zipkin kubernetes/redis scripts/cluster/images" "$SCRIPTS_DIR/install.sh"
 
 steps_finished
 log "the cluster is up. Reach it with:

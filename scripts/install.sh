@@ -177,8 +177,10 @@ step "Namespace $APP_NS and the Secrets of the Dapr API tokens" "seconds"
 write_overlay
 note "the namespace alone first: the Secrets go into it, and the pods need them"
 run kubectl apply -k "$overlay" --selector "app.kubernetes.io/name=$APP_NS"
-# The Secrets the pods' dapr.io/api-token-secret and dapr.io/app-token-secret name.
-for s in dapr-api-token app-api-token; do
+# The Secrets the pods' dapr.io/api-token-secret and dapr.io/app-token-secret name, and kubernetes/redis' password.
+secrets=(dapr-api-token app-api-token)
+[[ " ${KUSTOMIZE_COMPONENTS:-} " != *" kubernetes/redis "* ]] || secrets+=(redis-password)
+for s in "${secrets[@]}"; do
   if when "secret $s is missing (a token, once made, is kept)" missing secret "$s" --namespace "$APP_NS"; then
     run_shown "od -An -N32 -tx1 /dev/urandom | tr -d ' \\n' | kubectl create secret generic $s --namespace $APP_NS --from-file=token=/dev/stdin" \
       create_token_secret "$s"

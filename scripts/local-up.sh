@@ -120,10 +120,10 @@ done
 
 step "wait for both traces in Zipkin" "5s"
 ZIPKIN_PORT=9411 wait_for_trace "$trace_id" 60 \
-  || die "trace $trace_id did not reach Zipkin with spans of comms and greeter within 60s (has $SPANS spans of '${SERVICES:-nothing}')"
+  || die "trace $trace_id did not reach Zipkin whole within 60s ($SPANS spans of '${SERVICES:-nothing}'): $PROBLEMS"
 sync_spans="$SPANS spans of $SERVICES"
-ZIPKIN_PORT=9411 wait_for_trace "$async_trace_id" 60 \
-  || die "trace $async_trace_id did not reach Zipkin with spans of comms and greeter within 60s (has $SPANS spans of '${SERVICES:-nothing}')"
+ZIPKIN_PORT=9411 wait_for_trace "$async_trace_id" 60 "${ASYNC_TRACE_EDGES[@]}" \
+  || die "trace $async_trace_id did not reach Zipkin whole within 60s ($SPANS spans of '${SERVICES:-nothing}'): $PROBLEMS"
 steps_finished
 
 cat <<EOF

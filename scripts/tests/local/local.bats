@@ -60,15 +60,17 @@ nothing_running() {
   nothing_running
 }
 
-@test "local-up greets both ways and prints the traces: POST /greet through both sidecars, POST /greetings done with its receipt" {
+@test "local-up greets both ways and prints whole traces: POST /greet through both sidecars, POST /greetings through the broker to its receipt" {
   run "$SCRIPTS_DIR/local-up.sh"
   [ "$status" -eq 0 ]
   [[ "$output" == *'comms answered: {"message":"Hello, Ada!","service":"greeter","fallback":false}'* ]]
   [[ "$output" == *'"status":"done","message":"Hello, Ada!"}'* ]]
   receipt=$(grep -oE 'receipt: /.*\.json$' <<<"$output" | cut -d' ' -f2)
   [ "$(jq -r .message "$receipt")" = "Hello, Ada!" ]
-  trace_id=$(grep -oE '^  trace [0-9a-f]{32}' <<<"$output" | head -n1 | awk '{ print $2 }')
-  ZIPKIN_PORT=9411 run trace_problems "$trace_id"
+  mapfile -t trace_ids < <(grep -oE '^  trace [0-9a-f]{32}' <<<"$output" | awk '{ print $2 }')
+  ZIPKIN_PORT=9411 run trace_problems "${trace_ids[0]}"
+  [ -z "$output" ] || { echo "$output"; false; }
+  ZIPKIN_PORT=9411 run trace_problems "${trace_ids[1]}" "${ASYNC_TRACE_EDGES[@]}"
   [ -z "$output" ] || { echo "$output"; false; }
 }
 
