@@ -28,10 +28,13 @@ Environment:
   WARMUP       seconds of 300 requests/s through comms before measuring (default 180: by then the
                JIT's compiler threads take 1-3% of the apps' CPU in the measured runs)
   MAX_WORKERS  concurrent requests of the closed loop (default 16)
-  LAYERS       the layers to measure (default "full both-sidecars greeter-sidecar greeter")
+  LAYERS       the layers to measure (default "full async both-sidecars greeter-sidecar greeter")
+  ASYNC_RATES  open-loop rates of the async layer (default "100 300"; --short 50)
 
 Layers, each POST {"name":"Ada"}: greeter (the app), greeter-sidecar (through greeter's daprd),
-both-sidecars (comms' daprd -> greeter's daprd -> greeter), full (comms and both sidecars).
+both-sidecars (comms' daprd -> greeter's daprd -> greeter), full (comms and both sidecars), and async:
+POST /greetings, timed from comms' acceptance to the greeting done, by comms' own record of both in
+Redis (createdAt, doneAt), once every accepted greeting is done; its CPU counts until then, Redis too.
 Exits 1 when a request errored, a process died, local-down left one running,
 or a --soak check failed. Takes about 9 minutes; --short about 1.
 EOF
@@ -73,17 +76,18 @@ done
 # queue on two cores shared by five servers and vegeta times out calls; enough of them open comms'
 # circuit breaker, and --short would then measure nothing but fallbacks.
 case "$MODE" in
-  short) : "${RATES:=50}" "${DURATION:=3}" "${WARMUP:=3}"; WARM_RATES=(50) CLOSED_SECONDS=2 SAMPLES=1 ;;
+  short) : "${RATES:=50}" "${ASYNC_RATES:=50}" "${DURATION:=3}" "${WARMUP:=3}"; WARM_RATES=(50) CLOSED_SECONDS=2 SAMPLES=1 ;;
   soak) : "${RATES:=400}" "${DURATION:=150}" "${WARMUP:=30}" "${LAYERS:=full}"; WARM_RATES=(100 250) CLOSED_SECONDS=0 SAMPLES=0 ;;
   *) : "${RATES:=100 300 600}" "${DURATION:=20}" "${WARMUP:=180}"; WARM_RATES=(300) CLOSED_SECONDS=$DURATION SAMPLES=5 ;;
 esac
 MAX_WORKERS="${MAX_WORKERS:-16}" IDLE_MAX_PERCENT="${IDLE_MAX_PERCENT:-5}"
 # The full path first: the warm-up was its traffic, and comms idles while the other layers run.
-read -r -a layers <<<"${LAYERS:-full both-sidecars greeter-sidecar greeter}"
-[[ "${layers[*]}" =~ ^((full|both-sidecars|greeter-sidecar|greeter)( |$))+$ ]] || die "LAYERS: unknown layer in '${layers[*]}'"
+read -r -a layers <<<"${LAYERS:-full async both-sidecars greeter-sidecar greeter}"
+[[ "${layers[*]}" =~ ^((full|async|both-sidecars|greeter-sidecar|greeter)( |$))+$ ]] || die "LAYERS: unknown layer in '${layers[*]}'"
 read -r -a rates <<<"$RATES"
-for v in "${rates[0]:-}" "${rates[@]}" "$DURATION" "$WARMUP" "$MAX_WORKERS" "$IDLE_MAX_PERCENT"; do
-  [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "RATES, DURATION, WARMUP, MAX_WORKERS and IDLE_MAX_PERCENT must be positive integers, got '$v'"
+read -r -a async_rates <<<"${ASYNC_RATES:-100 300}"
+for v in "${rates[0]:-}" "${rates[@]}" "${async_rates[0]:-}" "${async_rates[@]}" "$DURATION" "$WARMUP" "$MAX_WORKERS" "$IDLE_MAX_PERCENT"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "RATES, ASYNC_RATES, DURATION, WARMUP, MAX_WORKERS and IDLE_MAX_PERCENT must be positive integers, got '$v'"
 done
 
 need_tools java curl jq getconf awk paste pgrep
@@ -182,7 +186,7 @@ APP_API_TOKEN=$APP_API_TOKEN "$SCRIPTS_DIR/local-up.sh" \
 # dapr.yaml's ports, and each process by the port it serves.
 COMMS_PORT=8080 COMMS_DAPR_HTTP_PORT=3500 GREETER_PORT=8081 GREETER_DAPR_HTTP_PORT=3501 ZIPKIN_PORT=9411
 declare -A PID=()
-for name in comms:8080 comms-daprd:3500 greeter-daprd:3501 greeter:8081 zipkin:9411; do
+for name in comms:8080 comms-daprd:3500 greeter-daprd:3501 greeter:8081 zipkin:9411 "redis:$LOCAL_REDIS_PORT"; do
   PID[${name%:*}]=$(ss -Hltnp "sport = :${name#*:}" | grep -om1 'pid=[0-9]*' | cut -d= -f2)
 done
 PROCS=("${!PID[@]}")
@@ -210,6 +214,7 @@ target() {
     greeter-sidecar) printf 'POST http://127.0.0.1:%s/v1.0/invoke/greeter/method/greet\n' "$GREETER_DAPR_HTTP_PORT" ;;
     both-sidecars) printf 'POST http://127.0.0.1:%s/v1.0/invoke/greeter/method/greet\n' "$COMMS_DAPR_HTTP_PORT" ;;
     full) printf 'POST http://127.0.0.1:%s/greet\n' "$COMMS_PORT" ;;
+    async) printf 'POST http://127.0.0.1:%s/greetings\n' "$COMMS_PORT" ;;
   esac
 }
 
@@ -219,44 +224,69 @@ attack() {
     -header 'Content-Type: application/json' -body "$BODY" -output "$BENCH_DIR/results.bin"
 }
 
-# From each answer's body: greeter's answer is a success (for full, only with "fallback":false),
-# comms' fallback a fallback, its 503 problem when at its limit a refusal, anything else an error
-# (vegeta's report names its status and error).
+# From each answer's body: greeter's answer is a success (for full, only with "fallback":false; for
+# async, a 202 with the greeting's id), comms' fallback a fallback, its 503 problem when at its limit a
+# refusal, anything else an error (vegeta's report names its status and error).
 # shellcheck disable=SC2016 # a jq program: $b and $full are jq's
 CLASSIFY='reduce (inputs | ((.body // "") | @base64d | (try fromjson catch null) | objects // {}) as $b
   | if .code == 200 and $b.service == "greeter" and ($full | not or $b.fallback == false) then "success"
+    elif .code == 202 and ($b.id | type) == "string" then "success"
     elif .code == 200 and $full and $b.fallback == true then "fallback"
     elif .code == 503 and $full and $b.status == 503 then "refused" else "error" end) as $k
   ({success: 0, fallback: 0, refused: 0, error: 0}; .[$k] += 1)'
 
+# completion : once every greeting the last attack got accepted is done (2 minutes at most), their
+# POST-to-done latencies as JSON, from comms' own record of each in Redis (createdAt to doneAt).
+completion() {
+  local ids="$BENCH_DIR/ids" deadline=$((SECONDS + 120)) records
+  "$VEGETA" encode --to json "$BENCH_DIR/results.bin" | jq -r 'select(.code == 202) | .body | @base64d | fromjson | .id' >"$ids"
+  # The last accepted first (it is most likely the last done), then all of them once, again until done.
+  until [[ ! -s "$ids" ]] || [[ "$(redis HGET "comms||$(tail -n1 "$ids")" data | jq -r .status)" == "done" ]] || ((SECONDS > deadline)); do sleep 0.2; done
+  while records=$(sed 's/.*/HGET comms||& data/' "$ids" | redis | jq -sc .) &&
+    jq -e 'any(.[]; .status != "done")' <<<"$records" >/dev/null && ((SECONDS <= deadline)); do sleep 1; done
+  jq -c 'def ms: capture("^(?<s>[^.Z]+)(?<f>\\.[0-9]+)?Z$") | ((.s + "Z") | fromdateiso8601) * 1000 + ((.f // "0") | tonumber) * 1000;
+    length as $n | [.[] | select(.status == "done") | (.doneAt | ms) - (.createdAt | ms)] | sort as $l
+    | def at(q): if $l == [] then null else $l[($l | length) * q | floor] | round end;
+    {done: ($l | length), not_done: ($n - ($l | length)), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1 - 1e-9)}' <<<"$records"
+}
+redis() { "$(dirname "$(redis_server)")/redis-cli" -p "$LOCAL_REDIS_PORT" "$@"; }
+
 # measure LAYER RATE SECONDS [VEGETA FLAGS...] : one measured attack, appended to $RUNS as a JSON line.
 measure() {
-  local layer=$1 rate=$2 before after report counts run
+  local layer=$1 rate=$2 before after report counts run completion=null
   before=$(cpu_ticks_all)
   attack "$@"
   LOAD_ENDED=$SECONDS
+  [[ "$layer" != async ]] || completion=$(completion)
   after=$(cpu_ticks_all)
   report=$("$VEGETA" report -type=json "$BENCH_DIR/results.bin")
   counts=$("$VEGETA" encode --to json "$BENCH_DIR/results.bin" \
     | jq -nc --argjson full "$([[ $layer == full ]] && echo true || echo false)" "$CLASSIFY")
   run=$(jq -nc --arg layer "$layer" --argjson rate "$rate" --argjson seconds "$3" --argjson workers "$([[ $rate == 0 ]] && echo "$MAX_WORKERS" || echo null)" \
-    --argjson r "$report" --argjson counts "$counts" --argjson before "$before" --argjson after "$after" --argjson hz "$HZ" '
+    --argjson r "$report" --argjson counts "$counts" --argjson before "$before" --argjson after "$after" --argjson hz "$HZ" \
+    --argjson completion "$completion" '
     def ms: . / 1e4 | round / 100;
     {layer: $layer, mode: (if $rate == 0 then "closed" else "open" end), rate: (if $rate == 0 then null else $rate end),
      workers: $workers, duration_s: $seconds, requests: $r.requests, throughput: ($r.throughput * 10 | round / 10),
      latency_ms: {p50: ($r.latencies["50th"] | ms), p90: ($r.latencies["90th"] | ms), p99: ($r.latencies["99th"] | ms), max: ($r.latencies.max | ms)},
      cpu_ms_per_request: ($after | with_entries(.value = if .value and $before[.key] then
        (.value - $before[.key]) * 1000 / $hz / ([$r.requests, 1] | max) * 1000 | round / 1000 else null end))}
-    + $counts + {status_codes: $r.status_codes, errors: $r.errors[:5]}')
+    + $counts + {status_codes: $r.status_codes, errors: $r.errors[:5]} + if $completion then {post_to_done_ms: $completion} else {} end')
   echo "$run" >>"$RUNS"
-  info "$(jq -r '"\(.layer) at \(if .rate then "\(.rate)/s" else "max (\(.workers) workers)" end): \(.requests) requests, \(.throughput)/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, \(.success) ok \(.fallback) fallback \(.refused) refused \(.error) errors\(if .error > 0 then " (status \(.status_codes), \(.errors))" else "" end)"' <<<"$run")"
+  info "$(jq -r '"\(.layer) at \(if .rate then "\(.rate)/s" else "max (\(.workers) workers)" end): \(.requests) requests, \(.throughput)/s, p50 \(.latency_ms.p50) ms, p99 \(.latency_ms.p99) ms, \(.success) ok \(.fallback) fallback \(.refused) refused \(.error) errors\(if .error > 0 then " (status \(.status_codes), \(.errors))" else "" end)\(if .post_to_done_ms then "; POST to done: \(.post_to_done_ms | "p50 \(.p50) ms, p99 \(.p99) ms, \(.done) done, \(.not_done) not done")" else "" end)"' <<<"$run")"
 }
 
 log "warm-up: ${WARM_RATES[*]} requests/s through comms for ${WARMUP}s each (not measured)"
 for rate in "${WARM_RATES[@]}"; do attack full "$rate" "$WARMUP"; done
 log "measuring: layers ${layers[*]} at ${rates[*]}/s for ${DURATION}s each, then the closed loop for ${CLOSED_SECONDS}s (0: none)"
 for layer in "${layers[@]}"; do
-  for rate in "${rates[@]}"; do measure "$layer" "$rate" "$DURATION"; done
+  layer_rates=("${rates[@]}")
+  if [[ "$layer" == async ]]; then
+    layer_rates=("${async_rates[@]}")
+    # Its own code paths warm too (not measured), at the first rate.
+    attack async "${async_rates[0]}" "$((WARMUP < 60 ? WARMUP : 60))" && completion >/dev/null
+  fi
+  for rate in "${layer_rates[@]}"; do measure "$layer" "$rate" "$DURATION"; done
   ((CLOSED_SECONDS == 0)) || measure "$layer" 0 "$CLOSED_SECONDS" -workers="$MAX_WORKERS" -max-workers="$MAX_WORKERS"
 done
 
@@ -298,8 +328,8 @@ for name in "${PROCS[@]}"; do ! kill -0 "${PID[$name]}" 2>/dev/null || problem "
 # In --soak, every request of the load must have been greeter's answer without fallback, or refused at
 # once by comms past its limit: none lost.
 failed_runs=$(jq -r --arg mode "$MODE" '
-  select(.error > 0 or ($mode == "soak" and .success + .refused != (.rate // 0) * .duration_s))
-  | "\(.layer) at \(.rate // "max")/s: \(.requests) requests, \(.success) ok, \(.fallback) fallbacks, \(.refused) refused, \(.error) errors (status \(.status_codes), \(.errors))"' "$RUNS")
+  select(.error > 0 or .post_to_done_ms.not_done > 0 or ($mode == "soak" and .success + .refused != (.rate // 0) * .duration_s))
+  | "\(.layer) at \(.rate // "max")/s: \(.requests) requests, \(.success) ok, \(.fallback) fallbacks, \(.refused) refused, \(.error) errors (status \(.status_codes), \(.errors))\(if .post_to_done_ms.not_done > 0 then ", \(.post_to_done_ms.not_done) accepted greetings not done within 2 minutes" else "" end)"' "$RUNS")
 [[ -z "$failed_runs" ]] || problem "requests failed: $failed_runs"
 
 # ---------------------------------------------------------------- report
@@ -339,6 +369,12 @@ jq -r '
     "- command: `\(.command)` with RATES=\"\(.settings.rates | join(" "))\" DURATION=\(.settings.duration_s) WARMUP=\(.settings.warmup_s) MAX_WORKERS=\(.settings.max_workers)\(if .settings.closed_loop_s > 0 then " (closed loop \(.settings.closed_loop_s) s)" else "" end)",
     "- latencies are vegeta estimates; CPU is per request sent, from /proc (utime + stime)",
     (.failed[] | "- **failed: \(.)**"),
+    (select(any(.runs[]; .layer == "async")) | "", "## async: client -> comms app -> comms daprd (state + outbox) -> Redis -> greeter daprd -> greeter app -> greeter daprd -> Redis -> comms daprd -> comms app (receipt, state)", "",
+      (["rate /s", "accepted /s", "POST p50 ms", "POST p99 ms", "POST-to-done p50 ms", "p90 ms", "p99 ms", "max ms", "done", "not done", "refused", "error", "CPU ms/greeting comms", "comms-daprd", "greeter-daprd", "greeter", "redis", "zipkin", "all"] | head),
+      (.runs[] | select(.layer == "async")
+        | [.rate // "max, \(.workers) workers", .throughput, .latency_ms.p50, .latency_ms.p99, .post_to_done_ms.p50, .post_to_done_ms.p90, .post_to_done_ms.p99, .post_to_done_ms.max,
+           .post_to_done_ms.done, .post_to_done_ms.not_done, .refused, .error]
+          + (.cpu_ms_per_request | [.comms, ."comms-daprd", ."greeter-daprd", .greeter, .redis, .zipkin, ([.[] // 0] | add)]) | row)),
     (("greeter", "greeter-sidecar", "both-sidecars", "full") as $layer | select(any($all.runs[]; .layer == $layer))
       | "", "## \($layer): \(path[$layer])", "",
         (["rate /s", "throughput /s", "p50 ms", "p90 ms", "p99 ms", "max ms", "success", "fallback", "refused", "error", "CPU ms/req comms", "comms-daprd", "greeter-daprd", "greeter", "zipkin"] | head),
