@@ -3,6 +3,7 @@ package manifests
 import (
 	"errors"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,10 +56,20 @@ func fix(t *testing.T) *fixtures {
 	return f
 }
 
-// render renders a kustomization of the repository with more kustomization lines.
-func render(t *testing.T, base, extra string) []Object {
+// render renders kubernetes/, under an overlay of the lines extra as scripts/install.sh writes one.
+func render(t *testing.T, extra string) []Object {
 	t.Helper()
-	objs, err := Render(filepath.Join(fix(t).repo, base), extra)
+	dir := filepath.Join(fix(t).repo, "kubernetes")
+	if extra != "" {
+		overlay := t.TempDir()
+		rel, _ := filepath.Rel(overlay, dir) // kustomize takes relative paths only
+		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [" + rel + "]\n" + extra
+		if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dir = overlay
+	}
+	objs, err := Render(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +79,7 @@ func render(t *testing.T, base, extra string) []Object {
 // load reads the repository afresh, kubernetes/ under an overlay of the lines extra: a bundle a test may break.
 func load(t *testing.T, extra string) *Bundle {
 	t.Helper()
-	b, err := LoadBundle(fix(t).repo, render(t, "kubernetes", extra))
+	b, err := LoadBundle(fix(t).repo, render(t, extra))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +228,7 @@ func TestChecksCatchBrokenCopies(t *testing.T) {
 		{"HostIPNotFromDownwardAPI", CheckAppOTLPEndpoint, "status.hostIP", env("comms", "HOST_IP", "127.0.0.1")},
 		{"VersionTagBehindImageTag", CheckUnifiedServiceTags, "image tag", set("Deployment", "greeter", "greeter-service:0.2.0", "spec", "template", "spec", "containers", 0, "image")},
 		// Without the version label of scripts/install.sh's overlay, Datadog would file a release under 0.1.0.
-		{"InstallOverlayWithoutVersionLabel", CheckUnifiedServiceTags, `image tag is "1.2.3"`, func(t *testing.T, b *Bundle) { b.App = render(t, "kubernetes", installOverlay) }},
+		{"InstallOverlayWithoutVersionLabel", CheckUnifiedServiceTags, `image tag is "1.2.3"`, func(t *testing.T, b *Bundle) { b.App = render(t, installOverlay) }},
 		{"DDEnvNotFromLabel", CheckUnifiedServiceTags, "DD_ENV", env("comms", "DD_ENV", "prod")},
 		{"PodLabelDifferent", CheckUnifiedServiceTags, "tags.datadoghq.com/env", set("Deployment", "greeter", "prod", "spec", "template", "metadata", "labels", "tags.datadoghq.com/env")},
 		{"GracePeriodShorterThanShutdown", CheckShutdownBudget, "terminationGracePeriodSeconds", set("Deployment", "comms", int64(20), "spec", "template", "spec", "terminationGracePeriodSeconds")},

@@ -2,7 +2,6 @@ package manifests
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -34,16 +33,12 @@ func loadDatadogBodies(t *testing.T) datadogBodies {
 	}
 	bodies := datadogBodies{}
 	for _, f := range append(files, filepath.Join(repo, dashboardFile)) {
-		var body map[string]any
-		data, err := os.ReadFile(f)
-		if err == nil {
-			err = json.Unmarshal(data, &body)
+		body, err := readOne(f) // JSON is YAML
+		if err != nil {
+			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(repo, f)
-		if err != nil {
-			t.Fatalf("%s: %v", rel, err)
-		}
-		bodies[filepath.ToSlash(rel)] = body
+		bodies[filepath.ToSlash(rel)] = body.Map
 	}
 	return bodies
 }

@@ -2,12 +2,10 @@
 package manifests
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -66,21 +63,8 @@ func must(err error) {
 	}
 }
 
-// Render builds a kustomization as `kubectl apply -k` does, under an overlay of the lines extra as scripts/install.sh writes one.
-func Render(dir, extra string) ([]Object, error) {
-	if extra != "" {
-		overlay, err := os.MkdirTemp("", "overlay-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(overlay)
-		rel, _ := filepath.Rel(overlay, dir) // kustomize takes relative paths only
-		k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [" + rel + "]\n" + extra
-		if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(k), 0o644); err != nil {
-			return nil, err
-		}
-		dir = overlay
-	}
+// Render builds a kustomization as `kubectl apply -k` does.
+func Render(dir string) ([]Object, error) {
 	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
@@ -101,33 +85,21 @@ func Render(dir, extra string) ([]Object, error) {
 }
 
 // readOne reads a file of one YAML document as `kubectl apply -f` does (a duplicate key is an error).
-func readOne(file string) (Object, error) {
+func readOne(file string) (o Object, err error) {
 	data, err := os.ReadFile(file)
+	if err == nil && bytes.Contains(bytes.TrimPrefix(data, []byte("---\n")), []byte("\n---")) {
+		err = errors.New("want one document, found more")
+	}
+	if err == nil {
+		data, err = yaml.YAMLToJSONStrict(data)
+	}
+	if err == nil {
+		err = utiljson.Unmarshal(data, &o.Map)
+	}
 	if err != nil {
-		return Object{}, err
+		return o, fmt.Errorf("%s: %w", file, err)
 	}
-	var docs []Object
-	for r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data))); ; {
-		var o Object
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err == nil {
-			doc, err = yaml.YAMLToJSONStrict(doc)
-		}
-		if err == nil {
-			err = utiljson.Unmarshal(doc, &o.Map)
-		}
-		if err != nil {
-			return Object{}, fmt.Errorf("%s: %w", file, err)
-		} else if o.Map != nil { // not an empty document
-			docs = append(docs, o)
-		}
-	}
-	if len(docs) != 1 {
-		return Object{}, fmt.Errorf("%s: want one document, found %d", file, len(docs))
-	}
-	return docs[0], nil
+	return o, nil
 }
 
 // loadVersions reads the KEY=value pins of scripts/versions.env, the one place versions are set.

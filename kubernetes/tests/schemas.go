@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -32,12 +33,9 @@ func LoadSchemas(pins map[string]string) (*Schemas, error) {
 	if err != nil {
 		return nil, err
 	}
-	eksctl, err := ModuleDir("github.com/weaveworks/eksctl", "v"+pins["EKSCTL_VERSION"])
-	if err != nil {
-		return nil, err
-	}
-	file, err := readOne(filepath.Join(operator, "config", "crd", "bases", "v1", "datadoghq.com_datadogagents.yaml"))
-	if err != nil {
+	eksctl, err1 := ModuleDir("github.com/weaveworks/eksctl", "v"+pins["EKSCTL_VERSION"])
+	file, err2 := readOne(filepath.Join(operator, "config", "crd", "bases", "v1", "datadoghq.com_datadogagents.yaml"))
+	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
 	}
 	var crd apiextensionsv1.CustomResourceDefinition
