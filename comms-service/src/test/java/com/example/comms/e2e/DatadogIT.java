@@ -165,7 +165,7 @@ class DatadogIT {
 			.containsExactly("comms | http.server.request | POST /greetings | server",
 					// Dapr tags no db.system on a transaction: no state.query, unlike its other state calls.
 					"  comms | client.request | /dapr.proto.runtime.v1.Dapr/ExecuteStateTransaction | client",
-					// Dapr marks its pubsub spans CLIENT: Datadog shows no producer or consumer, no messaging operation.
+					// Dapr marks its pubsub spans CLIENT (no producer, no consumer) and sets no messaging.operation.
 					"  greeter | client.request | pubsub/greeting.requested | client",
 					"    greeter | http.server.request | POST /events/greeting-requested | server",
 					"      greeter | client.request | /dapr.proto.runtime.v1.Dapr/PublishEvent | client",
@@ -264,7 +264,7 @@ class DatadogIT {
 		sent.addAll(sidecarMetrics("greeter"));
 		// The names the READMEs give.
 		assertThat(sent).contains("http.server.request.duration", "http.client.requests", "comms.greeter.fallbacks",
-				"jvm.memory.used", "dapr.http_server_request_count.count",
+				"jvm.memory.used", "greeter.events", "dapr.http_server_request_count.count",
 				"dapr.runtime_service_invocation_res_recv_latency_ms.sum", "dapr.resiliency_cb_state");
 		assertThat(Files.readAllLines(DaprStack.required("e2e.queriedMetrics"))).as("metrics sent: %s", sent)
 			.isNotEmpty()
