@@ -91,8 +91,7 @@ on_failure_hint() { echo "Resources already created keep costing money: scripts/
 # digits, '-' and '_' of a topic's name, and names an app's queue by its app id; comms' outbox publishes on
 # {namespace}{app id}{topic}outbox first. The bucket's name carries the account id: bucket names are global.
 EVENTS_TABLE=dapr-demo-greetings
-EVENTS_TOPICS=(greetingrequested greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox)
-# Each app's queue, and the topics it reads: its subscriptions (the dead letters go to comms).
+# Each app's queue and the topics it reads, its subscriptions (the dead letters go to comms); each topic is one app's.
 EVENTS_QUEUES=("greeter:greetingrequested" "comms:greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox")
 RECEIPTS_BUCKET_PREFIX=dapr-demo-receipts
 PROJECT_TAG=dapr-tracing-demo
@@ -222,10 +221,6 @@ if when "table $EVENTS_TABLE does not exist (aws dynamodb describe-table)" missi
 fi
 run aws dynamodb wait table-exists --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"
 note "create-topic, create-queue and subscribe answer with what exists already; a queue's policy is set again"
-for topic in "${EVENTS_TOPICS[@]}"; do
-  run aws sns create-topic --name "$topic" --tags "Key=project,Value=$PROJECT_TAG" \
-    --region "$AWS_REGION_OF_CLUSTER" --query TopicArn --output text
-done
 for entry in "${EVENTS_QUEUES[@]}"; do
   queue=${entry%%:*}
   read -ra topics <<<"${entry#*:}"
@@ -234,6 +229,8 @@ for entry in "${EVENTS_QUEUES[@]}"; do
   run aws sqs set-queue-attributes --queue-url "https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$queue" \
     --attributes "$(queue_policy "$queue" "${topics[@]}")" --region "$AWS_REGION_OF_CLUSTER"
   for topic in "${topics[@]}"; do
+    run aws sns create-topic --name "$topic" --tags "Key=project,Value=$PROJECT_TAG" \
+      --region "$AWS_REGION_OF_CLUSTER" --query TopicArn --output text
     run aws sns subscribe --topic-arn "arn:aws:sns:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$topic" --protocol sqs \
       --notification-endpoint "arn:aws:sqs:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$queue" --region "$AWS_REGION_OF_CLUSTER" \
       --query SubscriptionArn --output text

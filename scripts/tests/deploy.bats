@@ -18,8 +18,8 @@ BUCKET=dapr-demo-receipts-$ACCOUNT-us-west-2
   script DATADOG_APP_KEY=$APP_KEY deploy.sh --dry-run
   [[ $status == 0 && ! -s $CALLS ]]
   [[ $(grep -cE '^==> \[[1-8]/8\] .+\(typically [^)]+\)$' <<<"$output") == 8 ]]
-  planned "aws dynamodb create-table --table-name dapr-demo-greetings" "aws sns create-topic --name greetingrequested" \
-    "aws sqs create-queue --queue-name greeter" "aws sqs set-queue-attributes" "aws sns subscribe --protocol sqs" \
+  planned "aws dynamodb create-table --table-name dapr-demo-greetings" "aws sqs create-queue --queue-name greeter" \
+    "aws sqs set-queue-attributes" "aws sns create-topic --name greetingrequested" "aws sns subscribe --protocol sqs" \
     "aws s3api create-bucket --bucket dapr-demo-receipts-<account>-us-west-2" \
     "eksctl create cluster -f eksctl/cluster.yaml" "eksctl create addon --name eks-pod-identity-agent" \
     "eksctl create podidentityassociation -f eksctl/cluster.yaml" "kubectl annotate storageclass gp2" \
@@ -35,7 +35,7 @@ BUCKET=dapr-demo-receipts-$ACCOUNT-us-west-2
   [[ $status == 0 && $stderr == *"Datadog dashboard and monitors (datadog/): skipped, as DATADOG_APP_KEY is not set"* ]]
   called "aws sts get-caller-identity" "aws dynamodb describe-table --table-name dapr-demo-greetings --region us-west-2" \
     "aws dynamodb create-table --table-name dapr-demo-greetings --billing-mode PAY_PER_REQUEST --key-schema AttributeName=key,KeyType=HASH" \
-    "aws sns create-topic --name dapr-servicescommsgreetingrequestedoutbox" "aws sqs create-queue --queue-name comms" \
+    "aws sqs create-queue --queue-name comms" "aws sns create-topic --name dapr-servicescommsgreetingrequestedoutbox" \
     "aws s3api head-bucket --bucket $BUCKET --expected-bucket-owner $ACCOUNT" "aws s3api create-bucket --bucket $BUCKET" \
     "aws eks describe-cluster --name dapr-demo --region us-west-2" "eksctl create cluster -f eksctl/cluster.yaml" \
     "aws eks update-kubeconfig --name dapr-demo --region us-west-2" "kubectl apply -f kubernetes/storage/gp3-storageclass.yaml" \
