@@ -36,9 +36,6 @@ cd "$REPO_ROOT"
 need_install_options
 CLUSTER_FILE=eksctl/cluster.yaml
 AGENT_FILE=datadog/datadog-agent.yaml
-for f in "$CLUSTER_FILE" "$AGENT_FILE" kubernetes/storage/gp3-storageclass.yaml; do
-  [[ -f "$f" ]] || die "$f not found: run this from a complete checkout of the repository"
-done
 CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
 AWS_REGION_OF_CLUSTER=$(yaml_metadata "$CLUSTER_FILE" region)
 DATADOG_NS=$(yaml_metadata "$AGENT_FILE" namespace)
