@@ -1,10 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure an OpenTelemetry Collector with exactly the components of kubernetes/components/otel-collector
-# (or, with `datadog`, of the DDOT config in datadog/) is built, and prints its path on stdout, alone.
-#
-# The OpenTelemetry Collector Builder at COLLECTOR_VERSION (scripts/versions.env) builds it from the
-# Go module proxy with the manifest scripts/otelcol/builder-config.yaml, into the tools cache, under
-# the version and a checksum of the manifest: a changed manifest builds anew, an unchanged one is reused.
+# Prints the path of an OpenTelemetry Collector with exactly the components of kubernetes/components/otel-collector
+# (or, with `datadog`, of the DDOT config in datadog/), built from the Go module proxy if needed (see usage).
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -32,7 +28,6 @@ case "${1:-}" in
 esac
 need_version "$pin"
 want="${!pin}"
-[[ -f "$manifest" ]] || die "no builder manifest at $manifest"
 
 # One release for all: every v0 module and the distribution's version are the pin (v1 modules are
 # the stable twins of the same release).
@@ -43,6 +38,7 @@ grep -Eq "^[[:space:]]+version:[[:space:]]+${want}[[:space:]]*$" "$manifest" \
 
 name="$(awk '$1 == "name:" { print $2; exit }' "$manifest")"
 [[ -n "$name" ]] || die "$manifest: no dist.name"
+# Kept under the version and a checksum of the manifest: a changed manifest builds anew.
 sum="$(cksum <"$manifest" | cut -d' ' -f1)"
 install_dir="$TOOLS_DIR/$name-$want-$sum"
 target="$install_dir/$name"
