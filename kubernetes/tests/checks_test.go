@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // The overlay scripts/install.sh writes over kubernetes/ (scripts/tests/install.bats checks it writes these lines).
@@ -149,19 +147,6 @@ func set(kind, name string, value any, path ...any) breaker {
 	}
 }
 
-func annotate(dep, key string, value any) breaker {
-	return set("Deployment", dep, value, "spec", "template", "metadata", "annotations", key)
-}
-
-// prop sets a property of an app's application.yaml.
-func prop(module, key string, value any) breaker {
-	return func(t *testing.T, b *Bundle) {
-		if err := unstructured.SetNestedField(b.Props[module], value, strings.Split(key, ".")...); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // env sets a literal env var of a Deployment's app container, at the end ("" deletes it).
 func env(dep, name, value string) breaker {
 	return func(t *testing.T, b *Bundle) {
@@ -181,6 +166,11 @@ func addon(name string, value any, path ...any) breaker {
 			}
 		}
 	}
+}
+
+// api sets value (nil deletes) at path in a file sent to Datadog's API.
+func api(file string, value any, path ...any) breaker {
+	return func(t *testing.T, b *Bundle) { setPath(b.DatadogAPI[file], value, path...) }
 }
 
 func ddot(value any, path ...any) breaker {
@@ -232,8 +222,10 @@ func TestChecksCatchBrokenCopies(t *testing.T) {
 		{"DDEnvNotFromLabel", CheckUnifiedServiceTags, "DD_ENV", env("comms", "DD_ENV", "prod")},
 		{"PodLabelDifferent", CheckUnifiedServiceTags, "tags.datadoghq.com/env", set("Deployment", "greeter", "prod", "spec", "template", "metadata", "labels", "tags.datadoghq.com/env")},
 		{"GracePeriodShorterThanShutdown", CheckShutdownBudget, "terminationGracePeriodSeconds", set("Deployment", "comms", int64(20), "spec", "template", "spec", "terminationGracePeriodSeconds")},
-		{"SpringShutdownLongerThanGracePeriod", CheckShutdownBudget, "the app needs up to", prop("greeter-service", "spring.lifecycle.timeout-per-shutdown-phase", "60s")},
-		{"SidecarBlockingPastGracePeriod", CheckShutdownBudget, "the sidecar may take", annotate("greeter", "dapr.io/block-shutdown-duration", "55s")},
+		{"SpringShutdownLongerThanGracePeriod", CheckShutdownBudget, "the app needs up to", func(t *testing.T, b *Bundle) {
+			setPath(b.Props["greeter-service"], "60s", "spring", "lifecycle", "timeout-per-shutdown-phase")
+		}},
+		{"SidecarBlockingPastGracePeriod", CheckShutdownBudget, "the sidecar may take", set("Deployment", "greeter", "55s", "spec", "template", "metadata", "annotations", "dapr.io/block-shutdown-duration")},
 		{"ResiliencyLongerThanCommsTimeout", CheckResiliencyBudget, "comms.greeter.timeout", set("Resiliency", "greeter-calls", "900ms", "spec", "policies", "timeouts", "greeterAttempt")},
 		{"RetryWithoutMaxRetries", CheckResiliencyBudget, "retries forever", set("Resiliency", "greeter-calls", nil, "spec", "policies", "retries", "greeterRetry", "maxRetries")},
 		{"UndefinedPolicy", CheckResiliencyBudget, "not defined", set("Resiliency", "greeter-calls", "greeterRetries", "spec", "targets", "apps", "greeter", "retry")},
@@ -266,29 +258,36 @@ func TestChecksCatchBrokenCopies(t *testing.T) {
 		{"MissingEBSCSIDriver", CheckEBSStorage, "no aws-ebs-csi-driver addon", addon("aws-ebs-csi-driver", "aws-ebs-csi", "name")},
 		{"EKSOnAnotherMinor", CheckKubernetesVersion, `metadata.version "1.34"`, set("ClusterConfig", "dapr-demo", "1.34", "metadata", "version")},
 		{"LocalClusterOnAnotherMinor", CheckKubernetesVersion, "the local cluster runs 1.34", func(t *testing.T, b *Bundle) { b.Versions["KUBERNETES_SCHEMA_VERSION"] = "1.34.2" }},
+		{"UnknownFieldInTheDatadogAgent", schemasOf, "conff", ddot(map[string]any{}, "conff")},
+		{"WrongTypeInTheDatadogAgent", schemasOf, "enabled", set("DatadogAgent", "datadog", "yes", "spec", "features", "apm", "enabled")},
+		{"InvalidLabelOnTheDatadogAgent", schemasOf, "metadata.labels", set("DatadogAgent", "datadog", "not a value!", "metadata", "labels", "app.kubernetes.io/name")},
+		{"DatadogAgentWithoutNamespace", schemasOf, "metadata.namespace", set("DatadogAgent", "datadog", nil, "metadata", "namespace")},
+		{"UnknownFieldInTheClusterConfig", schemasOf, "instanceTyp", set("ClusterConfig", "dapr-demo", "m6g.large", "managedNodeGroups", 0, "instanceTyp")},
+		{"WrongTypeInTheClusterConfig", schemasOf, "minSize", set("ClusterConfig", "dapr-demo", "two", "managedNodeGroups", 0, "minSize")},
+		{"UnknownFieldInTheStorageClass", schemasOf, "provisoner", set("StorageClass", "gp3", "ebs.csi.aws.com", "provisoner")},
+		{"WrongTypeInTheStorageClass", schemasOf, "allowVolumeExpansion", set("StorageClass", "gp3", "yes", "allowVolumeExpansion")},
+		{"NamespacedStorageClass", schemasOf, "namespace", set("StorageClass", "gp3", "default", "metadata", "namespace")},
+		{"UnknownKind", schemasOf, "no schema here", set("StorageClass", "gp3", "StorageClas", "kind")},
+		{"UnknownKeyInTheDashboard", datadogAPIBodies, `unknown key(s) ["template_variable"] of Dashboard`, api(dashboardFile, []any{}, "template_variable")},
+		{"BadWidgetType", datadogAPIBodies, "widgets[0].definition.widgets[0].definition: not a valid WidgetDefinition", api(dashboardFile, "timeserie", "widgets", 0, "definition", "widgets", 0, "definition", "type")},
+		{"UnknownMonitorOption", datadogAPIBodies, `options: unknown key(s) ["notify_nodata"] of MonitorOptions`, api(monitorFile, true, "options", "notify_nodata")},
+		{"BadMonitorType", datadogAPIBodies, "(top): not a valid Monitor", api(monitorFile, "metric alrt", "type")},
+		{"MonitorWithoutQuery", datadogAPIBodies, "required field query missing", api(monitorFile, nil, "query")},
+		{"QueriedMetricNotListed", queriedMetrics, "is not the list", func(t *testing.T, b *Bundle) {
+			b.QueriedMetrics = strings.Replace(b.QueriedMetrics, "comms.greeter.fallbacks\n", "", 1)
+		}},
+		{"MonitorQueryChanged", queriedMetrics, "\nother.metric\n", api(monitorFile, "avg(last_5m):avg:other.metric{*} > 1", "query")},
+		{"MonitorQueryNotUnderstood", queriedMetrics, "no metric found", api(monitorFile, "avg(last_5m):other.metric{*} > 1", "query")},
 	} {
 		t.Run(c.name, func(t *testing.T) { expectCaught(t, c.check, c.want, c.breakIt) })
 	}
 }
 
-// What the local cluster never applies matches its upstream schema, and a broken copy does not.
-func TestSchemas(t *testing.T) {
-	validate := func(b *Bundle) []error { return fix(t).schemas.Validate(b.Datadog, b.Storage, b.Cluster) }
-	for _, c := range []struct {
-		name, want string
-		breakIt    breaker
-	}{
-		{"UnknownFieldInTheDatadogAgent", "conff", ddot(map[string]any{}, "conff")},
-		{"WrongTypeInTheDatadogAgent", "enabled", set("DatadogAgent", "datadog", "yes", "spec", "features", "apm", "enabled")},
-		{"InvalidLabelOnTheDatadogAgent", "metadata.labels", set("DatadogAgent", "datadog", "not a value!", "metadata", "labels", "app.kubernetes.io/name")},
-		{"DatadogAgentWithoutNamespace", "metadata.namespace", set("DatadogAgent", "datadog", nil, "metadata", "namespace")},
-		{"UnknownFieldInTheClusterConfig", "instanceTyp", set("ClusterConfig", "dapr-demo", "m6g.large", "managedNodeGroups", 0, "instanceTyp")},
-		{"WrongTypeInTheClusterConfig", "minSize", set("ClusterConfig", "dapr-demo", "two", "managedNodeGroups", 0, "minSize")},
-		{"UnknownFieldInTheStorageClass", "provisoner", set("StorageClass", "gp3", "ebs.csi.aws.com", "provisoner")},
-		{"WrongTypeInTheStorageClass", "allowVolumeExpansion", set("StorageClass", "gp3", "yes", "allowVolumeExpansion")},
-		{"NamespacedStorageClass", "namespace", set("StorageClass", "gp3", "default", "metadata", "namespace")},
-		{"UnknownKind", "no schema here", set("StorageClass", "gp3", "StorageClas", "kind")},
-	} {
-		t.Run(c.name, func(t *testing.T) { expectCaught(t, validate, c.want, c.breakIt) })
+// schemasOf validates what the local cluster never applies against its upstream schema.
+func schemasOf(b *Bundle) []error {
+	f, err := loadFixtures()
+	if err != nil {
+		return []error{err}
 	}
+	return f.schemas.Validate(b.Datadog, b.Storage, b.Cluster)
 }

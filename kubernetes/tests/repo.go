@@ -146,11 +146,19 @@ type Bundle struct {
 	Datadog, Storage, Cluster Object                    // datadog/datadog-agent.yaml, kubernetes/storage/gp3-storageclass.yaml, eksctl/cluster.yaml
 	Props                     map[string]map[string]any // each app's application.yaml, by image name (its Maven module)
 	Versions                  map[string]string         // scripts/versions.env
+	DatadogAPI                map[string]map[string]any // what scripts/deploy.sh sends to Datadog's API (no test sends it), by path
+	QueriedMetrics            string                    // queriedMetricsFile
 }
+
+// The dashboard scripts/deploy.sh sends with the monitors of datadog/monitors, and the list of the metrics they query.
+const (
+	dashboardFile      = "datadog/dashboard.json"
+	queriedMetricsFile = "datadog/queried-metrics.txt"
+)
 
 // LoadBundle reads the repository around app, the rendered kubernetes/ or an overlay of it.
 func LoadBundle(repo string, app []Object) (*Bundle, error) {
-	b := &Bundle{Repo: repo, App: app, Props: map[string]map[string]any{}}
+	b := &Bundle{Repo: repo, App: app, Props: map[string]map[string]any{}, DatadogAPI: map[string]map[string]any{}}
 	errs := make([]error, 4)
 	b.Datadog, errs[0] = readOne(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
 	b.Storage, errs[1] = readOne(filepath.Join(repo, "kubernetes", "storage", "gp3-storageclass.yaml"))
@@ -161,7 +169,15 @@ func LoadBundle(repo string, app []Object) (*Bundle, error) {
 		props, err := readOne(filepath.Join(repo, module, "src", "main", "resources", "application.yaml"))
 		b.Props[module], errs = props.Map, append(errs, err)
 	}
-	return b, errors.Join(errs...)
+	monitors, _ := filepath.Glob(filepath.Join(repo, "datadog", "monitors", "*.json"))
+	for _, f := range append(monitors, filepath.Join(repo, dashboardFile)) {
+		body, err := readOne(f) // JSON is YAML
+		rel, _ := filepath.Rel(repo, f)
+		b.DatadogAPI[filepath.ToSlash(rel)], errs = body.Map, append(errs, err)
+	}
+	text, err := os.ReadFile(filepath.Join(repo, queriedMetricsFile))
+	b.QueriedMetrics = string(text)
+	return b, errors.Join(append(errs, err)...)
 }
 
 // Deployment is a rendered Deployment, typed; its first container is the app.
