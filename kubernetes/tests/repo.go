@@ -141,7 +141,6 @@ func ModuleDir(path, version string) (string, error) {
 
 // Bundle is what the checks read.
 type Bundle struct {
-	Repo                      string
 	App                       []Object                  // kubectl apply -k kubernetes/ (or an overlay of it)
 	Datadog, Storage, Cluster Object                    // datadog/datadog-agent.yaml, kubernetes/storage/gp3-storageclass.yaml, eksctl/cluster.yaml
 	Props                     map[string]map[string]any // each app's application.yaml, by image name (its Maven module)
@@ -158,7 +157,7 @@ const (
 
 // LoadBundle reads the repository around app, the rendered kubernetes/ or an overlay of it.
 func LoadBundle(repo string, app []Object) (*Bundle, error) {
-	b := &Bundle{Repo: repo, App: app, Props: map[string]map[string]any{}, DatadogAPI: map[string]map[string]any{}}
+	b := &Bundle{App: app, Props: map[string]map[string]any{}, DatadogAPI: map[string]map[string]any{}}
 	errs := make([]error, 4)
 	b.Datadog, errs[0] = readOne(filepath.Join(repo, "datadog", "datadog-agent.yaml"))
 	b.Storage, errs[1] = readOne(filepath.Join(repo, "kubernetes", "storage", "gp3-storageclass.yaml"))
