@@ -189,15 +189,12 @@ events_api() {
   local a=$W/aws name
   mkdir -p "$a/dynamodb" "$a/sns" "$a/sqs" "$a/s3"
   case "${p[1]} ${p[2]}" in
-    "dynamodb describe-table") [[ -f $a/dynamodb/$(opt --table-name) ]] ||
-      err 254 "An error occurred (ResourceNotFoundException) when calling the DescribeTable operation: Requested resource not found: Table: $(opt --table-name) not found"
-      cat "$a/dynamodb/$(opt --table-name)" ;;
+    "dynamodb describe-table" | "dynamodb delete-table") name=$a/dynamodb/$(opt --table-name) && [[ -f $name ]] ||
+      err 254 "An error occurred (ResourceNotFoundException) when calling the ${p[2]} operation: Requested resource not found: Table: $(opt --table-name) not found"
+      if [[ ${p[2]} == delete-table ]]; then rm "$name"; else cat "$name"; fi ;;
     "dynamodb create-table") echo "$call" >"$a/dynamodb/$(opt --table-name)" ;;
     "dynamodb wait") [[ ${p[3]} == table-exists && -f $a/dynamodb/$(opt --table-name) || ${p[3]} == table-not-exists && ! -e $a/dynamodb/$(opt --table-name) ]] ||
       err 255 "Waiter ${p[3]} failed: Max attempts exceeded" ;;
-    "dynamodb delete-table") [[ -f $a/dynamodb/$(opt --table-name) ]] ||
-      err 254 "An error occurred (ResourceNotFoundException) when calling the DeleteTable operation: Requested resource not found: Table: $(opt --table-name) not found"
-      rm "$a/dynamodb/$(opt --table-name)" ;;
     "sns create-topic") opt --tags >"$a/sns/$(opt --name)" && echo "arn:aws:sns:$(opt --region):$ACCOUNT:$(opt --name)" ;;
     "sns subscribe") name=$(opt --topic-arn) && name=${name##*:} && [[ -f $a/sns/$name ]] ||
       err 254 "An error occurred (NotFound) when calling the Subscribe operation: Topic does not exist"
