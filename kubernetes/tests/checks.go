@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
@@ -96,18 +97,13 @@ func (b *Bundle) agentService() (host string, port int, errs []error) {
 			port = int(p.ContainerPort)
 		}
 	}
-	var conf struct {
-		Receivers struct {
-			OTLP struct {
-				Protocols struct{ HTTP struct{ Endpoint string } }
-			}
-		}
-	}
+	var conf map[string]any
 	if err := yaml.Unmarshal([]byte(otel.Conf.ConfigData), &conf); err != nil {
 		return host, port, []error{fmt.Errorf("DatadogAgent %s: otelCollector.conf.configData: %v", dda.Metadata.Name, err)}
 	}
-	if _, p, _ := net.SplitHostPort(conf.Receivers.OTLP.Protocols.HTTP.Endpoint); p != strconv.Itoa(port) {
-		errs = append(errs, fmt.Errorf("DatadogAgent %s: the collector's OTLP/HTTP receiver listens on %q, not on the otel-http port %d", dda.Metadata.Name, conf.Receivers.OTLP.Protocols.HTTP.Endpoint, port))
+	endpoint, _, _ := unstructured.NestedString(conf, "receivers", "otlp", "protocols", "http", "endpoint")
+	if _, p, _ := net.SplitHostPort(endpoint); p != strconv.Itoa(port) {
+		errs = append(errs, fmt.Errorf("DatadogAgent %s: the collector's OTLP/HTTP receiver listens on %q, not on the otel-http port %d", dda.Metadata.Name, endpoint, port))
 	}
 	return host, port, errs
 }
