@@ -62,7 +62,7 @@ nothing_running() {
 
 @test "local-up greets both ways and prints whole traces: POST /greet through both sidecars, POST /greetings through the broker to its receipt" {
   run "$SCRIPTS_DIR/local-up.sh"
-  [ "$status" -eq 0 ]
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *'comms answered: {"message":"Hello, Ada!","service":"greeter","fallback":false}'* ]]
   [[ "$output" == *'"status":"done","message":"Hello, Ada!"}'* ]]
   receipt=$(grep -oE 'receipt: /.*\.json$' <<<"$output" | cut -d' ' -f2)
@@ -96,8 +96,10 @@ nothing_running() {
 
 @test "bench.sh --short measures every layer and leaves nothing running" {
   run "$SCRIPTS_DIR/bench.sh" --short --out "$BATS_TEST_TMPDIR/short.json"
-  [ "$status" -eq 0 ]
-  [ "$(jq -r '[.runs[].layer] | unique | join(" ")' "$BATS_TEST_TMPDIR/short.json")" = "both-sidecars full greeter greeter-sidecar" ]
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(jq -r '[.runs[].layer] | unique | join(" ")' "$BATS_TEST_TMPDIR/short.json")" = "async both-sidecars full greeter greeter-sidecar" ]
+  # Both async runs (50/s, closed loop) timed every greeting they got accepted to done, from comms' records.
+  [ "$(jq '[.runs[] | select(.layer == "async" and .success > 0 and .post_to_done_ms.done == .success and .post_to_done_ms.p99 > 0)] | length' "$BATS_TEST_TMPDIR/short.json")" -eq 2 ]
   [ "$(jq '[.runs[] | .error + .fallback] | add' "$BATS_TEST_TMPDIR/short.json")" -eq 0 ]
   nothing_running
 }

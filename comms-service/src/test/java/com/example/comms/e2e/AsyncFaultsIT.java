@@ -1,6 +1,5 @@
 package com.example.comms.e2e;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,10 +12,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import com.example.comms.e2e.OtlpReceiver.ReceivedMetric;
@@ -78,10 +79,9 @@ class AsyncFaultsIT {
 				.filter(id -> Files.isRegularFile(real.stack().receipts().resolve(id + ".json")))
 				.count();
 			double completed = awaitCompletions(this.completedBefore + this.ids.size()) - this.completedBefore;
-			System.out.printf(
-					"%s: %d accepted (%d refusals sent again), %d done, %d receipts, %.0f completions, %.0f events sent again%n",
-					fault, this.ids.size(), this.refusals, this.ids.size() - pending.size(), receipts, completed,
-					sum("greetings.sent.again"));
+			System.out.printf("%s: %d accepted (%d refusals sent again), %d done, %d receipts, %.0f completions, "
+					+ "%.0f events sent again%n", fault, this.ids.size(), this.refusals, this.ids.size() - pending.size(),
+					receipts, completed, sum("greetings.sent.again"));
 			assertThat(this.ids).as("greetings accepted").hasSize(BURST);
 			assertThat(pending).as("greetings not done within 3 minutes of the burst (%s); %s", fault, brokerState(pending))
 				.isEmpty();
@@ -110,8 +110,13 @@ class AsyncFaultsIT {
 				Thread.sleep(10);
 			}
 			fault.strike();
-			for (Future<?> one : all) {
-				one.get();
+			try {
+				for (Future<?> one : all) {
+					one.get();
+				}
+			}
+			finally {
+				clients.shutdownNow(); // after a failure, the others' retries would hold the close for minutes
 			}
 		}
 		return new Burst(ids, refusals.get(), before);
@@ -130,15 +135,15 @@ class AsyncFaultsIT {
 		String last = "";
 		while (System.nanoTime() < deadline) {
 			try {
-				HttpResponse<String> answer = http.send(request, BodyHandlers.ofString());
+				HttpResponse<String> answer = send(request);
 				if (answer.statusCode() == 202) {
 					return RealDaprStack.parse(answer.body()).path("id").asText();
 				}
 				last = answer.statusCode() + " " + answer.body();
 				assertThat(answer.statusCode()).as("a refusal is a 503 to send again: %s", last).isEqualTo(503);
 			}
-			catch (IOException ex) {
-				last = ex.toString();
+			catch (CompletionException ex) {
+				last = ex.getCause().toString();
 			}
 			refusals.incrementAndGet();
 			Thread.sleep(500);
@@ -173,12 +178,17 @@ class AsyncFaultsIT {
 		return state.toString();
 	}
 
+	/** The whole exchange bounded: a request's timeout ends at the answer's headers; one exchange here never ended. */
+	private static HttpResponse<String> send(HttpRequest request) {
+		return http.sendAsync(request, BodyHandlers.ofString()).orTimeout(40, TimeUnit.SECONDS).join();
+	}
+
 	private static boolean isDone(String id) {
 		try {
-			HttpResponse<String> status = http.send(HttpRequest
+			HttpResponse<String> status = send(HttpRequest
 				.newBuilder(URI.create(real.stack().commsUrl("/greetings/" + id)))
 				.timeout(Duration.ofSeconds(10))
-				.build(), BodyHandlers.ofString());
+				.build());
 			return status.statusCode() == 200
 					&& "done".equals(RealDaprStack.parse(status.body()).path("status").asText());
 		}

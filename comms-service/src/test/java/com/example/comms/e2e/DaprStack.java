@@ -19,6 +19,8 @@ import java.util.concurrent.ThreadLocalRandom;
 
 import org.yaml.snakeyaml.Yaml;
 
+import org.springframework.util.FileSystemUtils;
+
 /**
  * comms and greeter, each with a real daprd sidecar, on free loopback ports: the request path of
  * the README on one machine, secured as in the cluster: the sidecars talk mTLS with certificates
@@ -120,6 +122,9 @@ final class DaprStack implements AutoCloseable {
 		this.components = components;
 		this.workDir = Files.createDirectories(workDir);
 		this.resources = Files.createDirectories(workDir.resolve("resources"));
+		// A run starts from no data: an earlier run's greetings and events would be loaded, delivered and counted.
+		FileSystemUtils.deleteRecursively(workDir.resolve("redis"));
+		FileSystemUtils.deleteRecursively(workDir.resolve("receipts"));
 		this.receipts = Files.createDirectories(workDir.resolve("receipts"));
 		this.config = writeConfig(workDir);
 	}
