@@ -32,24 +32,11 @@ done
 parse_dry_run_args "${args[@]+"${args[@]}"}"
 need_tools aws eksctl kubectl helm
 
-cd "$REPO_ROOT"
-need_install_options
-CLUSTER_FILE=eksctl/cluster.yaml
-AGENT_FILE=datadog/datadog-agent.yaml
-CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
-AWS_REGION_OF_CLUSTER=$(yaml_metadata "$CLUSTER_FILE" region)
-DATADOG_NS=$(yaml_metadata "$AGENT_FILE" namespace)
-[[ -n "$CLUSTER_NAME" && -n "$AWS_REGION_OF_CLUSTER" && -n "$DATADOG_NS" ]] ||
-  die "cannot read metadata.name/region of $CLUSTER_FILE or metadata.namespace of $AGENT_FILE"
+eks_config
 [[ "$DATADOG_NS" != default && "$DATADOG_NS" != kube-* ]] ||
   die "$AGENT_FILE is in namespace $DATADOG_NS, which this script will not delete: give the Agent its own namespace"
 # Where EKS writes the control plane logs that the cluster file's cloudWatch.clusterLogging enables.
 LOG_GROUP="/aws/eks/$CLUSTER_NAME/cluster"
-# What scripts/deploy.sh made for the greetings' events, under the names kubernetes/aws's components use.
-EVENTS_TABLE=dapr-demo-greetings
-EVENTS_TOPICS=(greetingrequested greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox)
-EVENTS_QUEUES=(greeter comms)
-RECEIPTS_BUCKET_PREFIX=dapr-demo-receipts
 
 if is_dry_run; then
   echo "# Dry run: nothing is deleted; every command is printed as it would run."
@@ -62,14 +49,6 @@ on_failure_hint() { echo "The cluster may still exist and cost money: aws eks de
 
 # Deleting objects whose CRD is gone fails, so a re-run skips what an earlier run removed.
 exists() { kubectl get "$@" >/dev/null 2>&1; }
-
-# aws_account : ACCOUNT, the id of the account the AWS CLI is logged in to (<account> in a dry run).
-aws_account() {
-  ACCOUNT='<account>'
-  is_dry_run && return
-  ACCOUNT=$(aws sts get-caller-identity --query Account --output text) && [[ "$ACCOUNT" =~ ^[0-9]{12}$ ]] ||
-    die "cannot read the AWS account id (aws sts get-caller-identity): $ACCOUNT"
-}
 
 # Only this account's bucket: one of the same name elsewhere is not ours to empty.
 bucket_exists() {
@@ -92,19 +71,14 @@ gone() {
 }
 
 steps_total 6
-if is_dry_run; then
-  note "steps 1-3 run only if the cluster is ACTIVE, step 4 only if it exists (aws eks describe-cluster)"
-  status=ACTIVE
-else
-  status=$(cluster_status)
-fi
-case "$status" in
+cluster_status ACTIVE "steps 1-3 run only if the cluster is ACTIVE, step 4 only if it exists (aws eks describe-cluster)"
+case "$CLUSTER_STATUS" in
   ACTIVE) run aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" ;;
   NONE) log "cluster $CLUSTER_NAME does not exist in $AWS_REGION_OF_CLUSTER: only its log group may be left" ;;
-  *) warn "cluster is $status: skipping the in-cluster steps, deleting the cluster itself" ;;
+  *) warn "cluster is $CLUSTER_STATUS: skipping the in-cluster steps, deleting the cluster itself" ;;
 esac
 
-if [[ "$status" == ACTIVE ]]; then
+if [[ "$CLUSTER_STATUS" == ACTIVE ]]; then
   # The in-cluster part is the deploy path's own removal, run while the cluster's CSI driver can delete the volumes.
   step "Dapr and the app: scripts/install.sh --uninstall, the steps below" "2-4 min"
   DRY_RUN=$DRY_RUN "$SCRIPTS_DIR/install.sh" --uninstall
@@ -122,26 +96,26 @@ if [[ "$status" == ACTIVE ]]; then
   run kubectl delete -f kubernetes/storage/gp3-storageclass.yaml --ignore-not-found
 fi
 
-if [[ "$status" != NONE ]]; then
+if [[ "$CLUSTER_STATUS" != NONE ]]; then
   step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "10-15 min"
   run eksctl delete cluster -f "$CLUSTER_FILE" --wait --disable-nodegroup-eviction
 fi
 
 step "AWS resources of the greetings' events: S3 bucket, SQS queues, SNS topics, DynamoDB table" "seconds"
 aws_account
-RECEIPTS_BUCKET="$RECEIPTS_BUCKET_PREFIX-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
 if when "bucket $RECEIPTS_BUCKET exists in this account (aws s3api head-bucket)" bucket_exists; then
   note "a bucket must be empty to be deleted"
   run aws s3 rm "s3://$RECEIPTS_BUCKET" --recursive --region "$AWS_REGION_OF_CLUSTER"
   run aws s3api delete-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" --region "$AWS_REGION_OF_CLUSTER"
 fi
 is_dry_run && note "a queue or table already gone is skipped; deleting a topic that is gone succeeds"
-for queue in "${EVENTS_QUEUES[@]}"; do
+for queue in "${EVENTS_QUEUES[@]%%:*}"; do
   gone "queue $queue" aws sqs delete-queue --queue-url "https://sqs.$AWS_REGION_OF_CLUSTER.amazonaws.com/$ACCOUNT/$queue" \
     --region "$AWS_REGION_OF_CLUSTER"
 done
 note "deleting a topic deletes its subscriptions"
-for topic in "${EVENTS_TOPICS[@]}"; do
+read -ra topics <<<"${EVENTS_QUEUES[*]#*:}"
+for topic in "${topics[@]}"; do
   run aws sns delete-topic --topic-arn "arn:aws:sns:$AWS_REGION_OF_CLUSTER:$ACCOUNT:$topic" --region "$AWS_REGION_OF_CLUSTER"
 done
 gone "table $EVENTS_TABLE" aws dynamodb delete-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"

@@ -51,19 +51,8 @@ need_env DATADOG_API_KEY "export your Datadog API key (Organization Settings > A
 register_secret "$DATADOG_API_KEY"
 [[ "$DATADOG_API_KEY" =~ ^[0-9a-f]{32}$ ]] ||
   warn "DATADOG_API_KEY is not 32 hexadecimal characters: an application key will not work"
-cd "$REPO_ROOT"
 need_image_env
-need_install_options
-
-CLUSTER_FILE=eksctl/cluster.yaml
-AGENT_FILE=datadog/datadog-agent.yaml
-CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
-AWS_REGION_OF_CLUSTER=$(yaml_metadata "$CLUSTER_FILE" region)
-DATADOG_NS=$(yaml_metadata "$AGENT_FILE" namespace)
-# The Operator names the node Agent's DaemonSet after the DatadogAgent: <name>-agent.
-AGENT_DAEMONSET="$(yaml_metadata "$AGENT_FILE" name)-agent"
-[[ -n "$CLUSTER_NAME" && -n "$AWS_REGION_OF_CLUSTER" && -n "$DATADOG_NS" && "$AGENT_DAEMONSET" != -agent ]] ||
-  die "cannot read metadata.name/region of $CLUSTER_FILE or metadata.name/namespace of $AGENT_FILE"
+eks_config
 
 STEPS=7
 if [[ -n "${DATADOG_APP_KEY:-}" ]]; then
@@ -82,26 +71,10 @@ fi
 
 on_failure_hint() { echo "Resources already created keep costing money: scripts/delete-all.sh removes them all."; }
 
-# The greetings' events on AWS, under the names kubernetes/aws's components use (the Pod Identity policies of
-# eksctl/cluster.yaml name them too; scripts/delete-all.sh deletes them). Dapr's snssqs keeps only the letters,
-# digits, '-' and '_' of a topic's name, and names an app's queue by its app id; comms' outbox publishes on
-# {namespace}{app id}{topic}outbox first. The bucket's name carries the account id: bucket names are global.
-EVENTS_TABLE=dapr-demo-greetings
-# Each app's queue and the topics it reads, its subscriptions (the dead letters go to comms); each topic is one app's.
-EVENTS_QUEUES=("greeter:greetingrequested" "comms:greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox")
-RECEIPTS_BUCKET_PREFIX=dapr-demo-receipts
 PROJECT_TAG=dapr-tracing-demo
 # What gives comms' sidecar the bucket's name (kubernetes/aws/receipts.yaml): a kustomize Component that
 # scripts/install.sh deploys with kubernetes/aws, rewritten by each run (target/ is not in git).
 RECEIPTS_COMPONENT=target/deploy/receipts-bucket
-
-# aws_account : ACCOUNT, the id of the account the AWS CLI is logged in to (<account> in a dry run).
-aws_account() {
-  ACCOUNT='<account>'
-  is_dry_run && return
-  ACCOUNT=$(aws sts get-caller-identity --query Account --output text) && [[ "$ACCOUNT" =~ ^[0-9]{12}$ ]] ||
-    die "cannot read the AWS account id (aws sts get-caller-identity): $ACCOUNT"
-}
 
 # missing WHAT LOOKUP... : LOOKUP, an AWS CLI call, finds no WHAT; else WHAT exists, or it dies with the error.
 # A bucket answers 403 when its name is another account's, where comms would not write (eksctl/cluster.yaml).
@@ -208,7 +181,6 @@ is_dry_run && echo "# Dry run: nothing is changed; every command is printed as i
 # First, as they take seconds: a bucket name taken by another account stops the deploy before the cluster.
 step "AWS resources of the greetings' events: DynamoDB table, SNS topics, SQS queues, S3 bucket" "seconds"
 aws_account
-RECEIPTS_BUCKET="$RECEIPTS_BUCKET_PREFIX-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
 if when "table $EVENTS_TABLE does not exist (aws dynamodb describe-table)" missing "table $EVENTS_TABLE" \
   aws dynamodb describe-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER"; then
   run aws dynamodb create-table --table-name "$EVENTS_TABLE" --region "$AWS_REGION_OF_CLUSTER" \
@@ -242,20 +214,15 @@ if when "bucket $RECEIPTS_BUCKET does not exist (aws s3api head-bucket)" missing
 fi
 
 step "EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER" "15-20 min to create, seconds if it exists"
-if is_dry_run; then
-  note "only if 'aws eks describe-cluster' finds none (while it is CREATING: aws eks wait cluster-active)"
-  status=NONE
-else
-  status=$(cluster_status)
-fi
-case "$status" in
+cluster_status NONE "only if 'aws eks describe-cluster' finds none (while it is CREATING: aws eks wait cluster-active)"
+case "$CLUSTER_STATUS" in
   NONE) run eksctl create cluster -f "$CLUSTER_FILE" ;;
   ACTIVE) info "cluster exists: not recreated (eksctl upgrade cluster -f $CLUSTER_FILE changes it)" ;;
   CREATING | UPDATING) run aws eks wait cluster-active --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" ;;
-  *) die "cluster $CLUSTER_NAME is $status; wait for it, or remove it with scripts/delete-all.sh" ;;
+  *) die "cluster $CLUSTER_NAME is $CLUSTER_STATUS; wait for it, or remove it with scripts/delete-all.sh" ;;
 esac
 # A cluster made before eksctl/cluster.yaml had EKS Pod Identity gets it: the sidecars' only AWS credentials.
-if [[ "$status" == ACTIVE ]] || is_dry_run; then
+if [[ "$CLUSTER_STATUS" == ACTIVE ]] || is_dry_run; then
   if when "the cluster existed without the addon eks-pod-identity-agent" missing "addon eks-pod-identity-agent" \
     aws eks describe-addon --cluster-name "$CLUSTER_NAME" --addon-name eks-pod-identity-agent --region "$AWS_REGION_OF_CLUSTER"; then
     run eksctl create addon --cluster "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" --name eks-pod-identity-agent --wait

@@ -448,15 +448,57 @@ parse_dry_run_args() {
   done
 }
 
-# cluster_status : the status of EKS cluster $CLUSTER_NAME in $AWS_REGION_OF_CLUSTER (ACTIVE,
-# CREATING, ...), or NONE when there is no such cluster. Reads the cloud: never call it in a dry run.
+# eks_config : from $REPO_ROOT, with scripts/install.sh's options checked, what deploy.sh makes and delete-all.sh
+# deletes: the cluster of eksctl/cluster.yaml (its name and region), the Agent of datadog/datadog-agent.yaml (its
+# namespace and DaemonSet), the greetings' events on AWS; dies when a name cannot be read.
+# shellcheck disable=SC2034 # for deploy.sh and delete-all.sh
+eks_config() {
+  cd "$REPO_ROOT" || exit
+  need_install_options
+  CLUSTER_FILE=eksctl/cluster.yaml
+  AGENT_FILE=datadog/datadog-agent.yaml
+  CLUSTER_NAME=$(yaml_metadata "$CLUSTER_FILE" name)
+  AWS_REGION_OF_CLUSTER=$(yaml_metadata "$CLUSTER_FILE" region)
+  DATADOG_NS=$(yaml_metadata "$AGENT_FILE" namespace)
+  # The Operator names the node Agent's DaemonSet after the DatadogAgent: <name>-agent.
+  AGENT_DAEMONSET="$(yaml_metadata "$AGENT_FILE" name)-agent"
+  [[ -n "$CLUSTER_NAME" && -n "$AWS_REGION_OF_CLUSTER" && -n "$DATADOG_NS" && "$AGENT_DAEMONSET" != -agent ]] ||
+    die "cannot read metadata.name/region of $CLUSTER_FILE or metadata.name/namespace of $AGENT_FILE"
+  # The greetings' events on AWS, under the names kubernetes/aws's components use (the Pod Identity policies of
+  # eksctl/cluster.yaml name them too). Dapr's snssqs keeps only the letters, digits, '-' and '_' of a topic's
+  # name, and names an app's queue by its app id; comms' outbox publishes on {namespace}{app id}{topic}outbox first.
+  EVENTS_TABLE=dapr-demo-greetings
+  # Each app's queue and the topics it reads, its subscriptions (the dead letters go to comms); each topic is one app's.
+  EVENTS_QUEUES=("greeter:greetingrequested" "comms:greetinggreeted greetingdead-letter dapr-servicescommsgreetingrequestedoutbox")
+}
+
+# aws_account : ACCOUNT, the id of the account the AWS CLI is logged in to (<account> in a dry run), and
+# RECEIPTS_BUCKET, the receipts' bucket in $AWS_REGION_OF_CLUSTER.
+# shellcheck disable=SC2034 # for deploy.sh and delete-all.sh
+aws_account() {
+  ACCOUNT='<account>'
+  if ! is_dry_run; then
+    ACCOUNT=$(aws sts get-caller-identity --query Account --output text) && [[ "$ACCOUNT" =~ ^[0-9]{12}$ ]] ||
+      die "cannot read the AWS account id (aws sts get-caller-identity): $ACCOUNT"
+  fi
+  # The bucket's name carries the account id: bucket names are global.
+  RECEIPTS_BUCKET="dapr-demo-receipts-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
+}
+
+# cluster_status ASSUMED "NOTE" : CLUSTER_STATUS, the status of EKS cluster $CLUSTER_NAME in
+# $AWS_REGION_OF_CLUSTER (ACTIVE, CREATING, ...), or NONE when there is no such cluster; a dry run reads
+# no cloud: it notes NOTE and takes ASSUMED.
+# shellcheck disable=SC2034 # for deploy.sh and delete-all.sh
 cluster_status() {
   local out
-  if out=$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" \
+  if is_dry_run; then
+    note "$2"
+    CLUSTER_STATUS=$1
+  elif out=$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" \
     --query cluster.status --output text 2>&1); then
-    printf '%s' "$out"
+    CLUSTER_STATUS=$out
   elif [[ "$out" == *ResourceNotFoundException* ]]; then
-    printf 'NONE'
+    CLUSTER_STATUS=NONE
   else
     die "cannot look up cluster $CLUSTER_NAME: $out"
   fi
