@@ -52,22 +52,15 @@ exists() { kubectl get "$@" >/dev/null 2>&1; }
 
 # Only this account's bucket: one of the same name elsewhere is not ours to empty.
 bucket_exists() {
-  local out
-  out=$(aws s3api head-bucket --bucket "$RECEIPTS_BUCKET" --expected-bucket-owner "$ACCOUNT" \
-    --region "$AWS_REGION_OF_CLUSTER" 2>&1) && return 0
-  [[ "$out" == *"(404)"* || "$out" == *"(403)"* ]] || die "cannot look up bucket $RECEIPTS_BUCKET: $out"
-  return 1
+  aws_found "look up" "bucket $RECEIPTS_BUCKET" aws s3api head-bucket --bucket "$RECEIPTS_BUCKET" \
+    --expected-bucket-owner "$ACCOUNT" --region "$AWS_REGION_OF_CLUSTER"
 }
 
 # gone WHAT DELETION... : prints and runs DELETION, an AWS CLI call; WHAT already gone is skipped.
 gone() {
-  local out
   run_shown "$(_format_cmd "${@:2}")" :
   is_dry_run && return
-  out=$("${@:2}" 2>&1) && return 0
-  [[ "$out" == *ResourceNotFoundException* || "$out" == *NonExistentQueue* || "$out" == *QueueDoesNotExist* ]] ||
-    die "cannot delete $1: $out"
-  info "skipped: $1 does not exist (already deleted)"
+  aws_found delete "$@" || info "skipped: $1 does not exist (already deleted)"
 }
 
 steps_total 6

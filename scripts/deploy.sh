@@ -79,10 +79,8 @@ RECEIPTS_COMPONENT=target/deploy/receipts-bucket
 # missing WHAT LOOKUP... : LOOKUP, an AWS CLI call, finds no WHAT; else WHAT exists, or it dies with the error.
 # A bucket answers 403 when its name is another account's, where comms would not write (eksctl/cluster.yaml).
 missing() {
-  local out
-  out=$("${@:2}" 2>&1) && return 1
-  [[ "$out" != *"(403)"* ]] || die "$1 exists, but not in account $ACCOUNT: comms would not write there (eksctl/cluster.yaml)"
-  [[ "$out" == *ResourceNotFoundException* || "$out" == *"(404)"* ]] || die "cannot look up $1: $out"
+  aws_found "look up" "$@" && return 1
+  [[ "$ANSWER" != *"(403)"* ]] || die "$1 exists, but not in account $ACCOUNT: comms would not write there (eksctl/cluster.yaml)"
 }
 
 # queue_policy QUEUE TOPIC... : the SQS attributes whose policy lets those SNS topics, and nothing else, send to QUEUE.

@@ -183,9 +183,7 @@ steps_finished() { _step_done; }
 confirm() {
   local answer
   [[ "$ASSUME_YES" == 1 ]] && return 0
-  if [[ ! -t 0 ]]; then
-    die "$1 -- no terminal to ask on; re-run with --yes to confirm"
-  fi
+  [[ -t 0 ]] || die "$1 -- no terminal to ask on; re-run with --yes to confirm"
   read -r -p "$1 [y/N] " answer
   [[ "$answer" =~ ^[Yy]([Ee][Ss])?$ ]]
 }
@@ -485,22 +483,29 @@ aws_account() {
   RECEIPTS_BUCKET="dapr-demo-receipts-$ACCOUNT-$AWS_REGION_OF_CLUSTER"
 }
 
+# aws_found VERB WHAT CALL... : CALL, an AWS CLI call, found WHAT (0), or answered that there is none (1:
+# ResourceNotFoundException, 404, no such queue, or a bucket's 403: none in this account); its answer in
+# ANSWER. Any other error dies: cannot VERB WHAT.
+aws_found() {
+  ANSWER=$("${@:3}" 2>&1) && return 0
+  [[ "$ANSWER" =~ ResourceNotFoundException|"(404)"|"(403)"|NonExistentQueue|QueueDoesNotExist ]] ||
+    die "cannot $1 $2: $ANSWER"
+  return 1
+}
+
 # cluster_status ASSUMED "NOTE" : CLUSTER_STATUS, the status of EKS cluster $CLUSTER_NAME in
 # $AWS_REGION_OF_CLUSTER (ACTIVE, CREATING, ...), or NONE when there is no such cluster; a dry run reads
 # no cloud: it notes NOTE and takes ASSUMED.
 # shellcheck disable=SC2034 # for deploy.sh and delete-all.sh
 cluster_status() {
-  local out
   if is_dry_run; then
     note "$2"
     CLUSTER_STATUS=$1
-  elif out=$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION_OF_CLUSTER" \
-    --query cluster.status --output text 2>&1); then
-    CLUSTER_STATUS=$out
-  elif [[ "$out" == *ResourceNotFoundException* ]]; then
-    CLUSTER_STATUS=NONE
+  elif aws_found "look up" "cluster $CLUSTER_NAME" aws eks describe-cluster --name "$CLUSTER_NAME" \
+    --region "$AWS_REGION_OF_CLUSTER" --query cluster.status --output text; then
+    CLUSTER_STATUS=$ANSWER
   else
-    die "cannot look up cluster $CLUSTER_NAME: $out"
+    CLUSTER_STATUS=NONE
   fi
 }
 
