@@ -307,8 +307,7 @@ if [[ "$MODE" == soak ]]; then
     -d "@$BODY" -w ' HTTP %{http_code}' "http://127.0.0.1:$COMMS_PORT/greet") || true
   info "comms answered: $answer"
   [[ "$answer" == *'"fallback":false'*' HTTP 200' ]] || problem "comms did not answer with greeter's answer without fallback"
-  wait_for_trace "$trace_id" 60 || problem "trace $trace_id did not reach Zipkin whole within 60s"
-  info "trace $trace_id in Zipkin: $SPANS spans from ${SERVICES:-no service}"
+  wait_for_trace "$trace_id" 60 || problem "trace $trace_id did not reach Zipkin whole within 60s: $PROBLEMS"
   curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$ZIPKIN_PORT/health" || problem "Zipkin's /health does not answer 200"
 fi
 

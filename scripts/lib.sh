@@ -262,28 +262,20 @@ local_ports() {
 LOCAL_REDIS_PORT=6380
 
 # wait_for_trace TRACE_ID SECONDS [EDGE...] : polls Zipkin on $ZIPKIN_PORT until trace_problems finds
-# nothing missing; sets SPANS and SERVICES to what it found, and PROBLEMS to what was missing; returns 1
-# once SECONDS passed without it.
+# nothing missing; else returns 1 after SECONDS, with what was missing in PROBLEMS.
 wait_for_trace() {
-  local id=$1 deadline=$((SECONDS + $2)) summary
+  local id=$1 deadline=$((SECONDS + $2))
   shift 2
-  while :; do
-    summary=$(curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$id" 2>/dev/null \
-      | jq -r '"\(length) \([.[].localEndpoint.serviceName] | unique | join(","))"' 2>/dev/null) || summary=""
-    # shellcheck disable=SC2034 # SPANS and SERVICES are for the caller
-    read -r SPANS SERVICES <<<"${summary:-0}"
-    PROBLEMS=$(trace_problems "$id" "$@")
-    [[ -z "$PROBLEMS" ]] && return 0
+  until PROBLEMS=$(trace_problems "$id" "$@") && [[ -z "$PROBLEMS" ]]; do
     ((SECONDS < deadline)) || return 1
     sleep 1
   done
 }
 
-# trace_problems TRACE_ID [EDGE...] : what the trace in Zipkin lacks, one line each; nothing once every
-# span is under its one root, the comms app's SERVER span, and has each EDGE: a regex (case aside) on
-# "PARENT > CHILD", each "service(app|daprd) KIND name", a span being a sidecar's when it carries Dapr's
-# attributes (dapr.api, ...). The default edges are POST /greet's: comms(app) -> comms(daprd) ->
-# greeter(daprd) -> greeter(app); ASYNC_TRACE_EDGES are POST /greetings'.
+# trace_problems TRACE_ID [EDGE...] : what the trace in Zipkin lacks, one line each; nothing once every span
+# is under one root, the comms app's SERVER span, and each EDGE is there: a regex (case aside) on "PARENT >
+# CHILD", each "service(app|daprd) KIND name", a sidecar's span being one with Dapr's attributes (dapr.*).
+# Default: POST /greet's, comms(app) -> comms(daprd) -> greeter(daprd) -> greeter(app).
 trace_problems() {
   local id=$1 spans
   shift
@@ -301,9 +293,8 @@ trace_problems() {
     --args "$@" <<<"$spans"
 }
 
-# The hops of one POST /greetings: comms stores it with its event (the outbox), greeter's sidecar gets the
-# event from the broker and greeter greets, greeter's answer comes back as an event to comms, which writes
-# the receipt (binding) and marks the greeting done.
+# POST /greetings' hops: comms stores the greeting with its event (the outbox); greeter greets the event
+# the broker brings and answers with one, on which comms writes the receipt (binding), then marks it done.
 # shellcheck disable=SC2034 # for trace_problems' callers
 ASYNC_TRACE_EDGES=(
   '^comms\(app\) SERVER post /greetings > comms\(daprd\) .*ExecuteStateTransaction'
