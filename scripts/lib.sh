@@ -274,7 +274,7 @@ wait_for_trace() {
 
 # trace_problems TRACE_ID [EDGE...] : what the trace in Zipkin lacks, one line each; nothing once every span
 # is under one root, the comms app's SERVER span, and each EDGE is there: a regex (case aside) on "PARENT >
-# CHILD", each "service(app|daprd) KIND name", a sidecar's span being one with Dapr's attributes (dapr.*).
+# CHILD", each "service(app|daprd) KIND name", a sidecar's span being Dapr's library's or with dapr.* tags.
 # Default: POST /greet's, comms(app) -> comms(daprd) -> greeter(daprd) -> greeter(app).
 trace_problems() {
   local id=$1 spans
@@ -283,7 +283,8 @@ trace_problems() {
     '^comms\(daprd\) .* > greeter\(daprd\) SERVER ' '^greeter\(daprd\) .* > greeter\(app\) SERVER '
   spans=$(curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$id" 2>/dev/null) || { echo "no trace yet"; return; }
   jq -r --arg id "$id" '
-    def role: "\(.localEndpoint.serviceName)(\(if any(.tags // {} | keys[]; startswith("dapr.")) then "daprd" else "app" end))";
+    def role: (.tags // {}) as $t | "\(.localEndpoint.serviceName)(\(if $t["otel.library.name"] == "dapr-diagnostics"
+      or any($t | keys[]; startswith("dapr.")) then "daprd" else "app" end))";
     (map({key: .id, value: .}) | from_entries) as $by
     | [.[] | select($by[.parentId // ""] | not)] as $roots
     | [.[] | select($by[.parentId // ""]) | "\($by[.parentId] | "\(role) \(.kind) \(.name)") > \(role) \(.kind) \(.name)"] as $edges
