@@ -235,10 +235,10 @@ CLASSIFY='reduce (inputs | ((.body // "") | @base64d | (try fromjson catch null)
     elif .code == 503 and $full and $b.status == 503 then "refused" else "error" end) as $k
   ({success: 0, fallback: 0, refused: 0, error: 0}; .[$k] += 1)'
 
-# completion : once every greeting the last attack got accepted is done (2 minutes at most), their
-# POST-to-done latencies as JSON, from comms' own record of each in Redis (createdAt to doneAt).
+# completion : once every greeting the last attack got accepted is done (5 minutes at most: a closed loop
+# leaves a backlog), their POST-to-done latencies as JSON, from comms' own records in Redis (createdAt to doneAt).
 completion() {
-  local ids="$BENCH_DIR/ids" deadline=$((SECONDS + 120)) records
+  local ids="$BENCH_DIR/ids" deadline=$((SECONDS + 300)) records
   "$VEGETA" encode --to json "$BENCH_DIR/results.bin" | jq -r 'select(.code == 202) | .body | @base64d | fromjson | .id' >"$ids"
   # The last accepted first (it is most likely the last done), then all of them once, again until done.
   until [[ ! -s "$ids" ]] || [[ "$(redis HGET "comms||$(tail -n1 "$ids")" data | jq -r .status)" == "done" ]] || ((SECONDS > deadline)); do sleep 0.2; done
@@ -328,7 +328,7 @@ for name in "${PROCS[@]}"; do ! kill -0 "${PID[$name]}" 2>/dev/null || problem "
 # once by comms past its limit: none lost.
 failed_runs=$(jq -r --arg mode "$MODE" '
   select(.error > 0 or .post_to_done_ms.not_done > 0 or ($mode == "soak" and .success + .refused != (.rate // 0) * .duration_s))
-  | "\(.layer) at \(.rate // "max")/s: \(.requests) requests, \(.success) ok, \(.fallback) fallbacks, \(.refused) refused, \(.error) errors (status \(.status_codes), \(.errors))\(if .post_to_done_ms.not_done > 0 then ", \(.post_to_done_ms.not_done) accepted greetings not done within 2 minutes" else "" end)"' "$RUNS")
+  | "\(.layer) at \(.rate // "max")/s: \(.requests) requests, \(.success) ok, \(.fallback) fallbacks, \(.refused) refused, \(.error) errors (status \(.status_codes), \(.errors))\(if .post_to_done_ms.not_done > 0 then ", \(.post_to_done_ms.not_done) accepted greetings not done within 5 minutes" else "" end)"' "$RUNS")
 [[ -z "$failed_runs" ]] || problem "requests failed: $failed_runs"
 
 # ---------------------------------------------------------------- report
