@@ -274,7 +274,7 @@ wait_for_trace() {
 
 # trace_problems TRACE_ID [EDGE...] : what the trace in Zipkin lacks, one line each; nothing once every span
 # is under one root, the comms app's SERVER span, and each EDGE is there: a regex (case aside) on "PARENT >
-# CHILD", each "service(app|daprd) KIND name", a sidecar's span being Dapr's library's or with dapr.* tags.
+# CHILD", each "service(app|daprd) KIND name", a sidecar's span being one of Dapr's scope, dapr-diagnostics.
 # Default: POST /greet's, comms(app) -> comms(daprd) -> greeter(daprd) -> greeter(app).
 trace_problems() {
   local id=$1 spans
@@ -283,8 +283,8 @@ trace_problems() {
     '^comms\(daprd\) .* > greeter\(daprd\) SERVER ' '^greeter\(daprd\) .* > greeter\(app\) SERVER '
   spans=$(curl -fsS --max-time 5 "http://127.0.0.1:$ZIPKIN_PORT/api/v2/trace/$id" 2>/dev/null) || { echo "no trace yet"; return; }
   jq -r --arg id "$id" '
-    def role: (.tags // {}) as $t | "\(.localEndpoint.serviceName)(\(if $t["otel.library.name"] == "dapr-diagnostics"
-      or any($t | keys[]; startswith("dapr.")) then "daprd" else "app" end))";
+    def role: "\(.localEndpoint.serviceName)(\(if (.tags["otel.scope.name"] // .tags["otel.library.name"]) == "dapr-diagnostics"
+      then "daprd" else "app" end))";
     (map({key: .id, value: .}) | from_entries) as $by
     | [.[] | select($by[.parentId // ""] | not)] as $roots
     | [.[] | select($by[.parentId // ""]) | "\($by[.parentId] | "\(role) \(.kind) \(.name)") > \(role) \(.kind) \(.name)"] as $edges
@@ -345,13 +345,6 @@ redis_server() {
     done
   fi
   printf '%s' "$dir/redis-server"
-}
-
-# redis_ping PORT : what the Redis on 127.0.0.1:PORT answers to PING (+PONG), over bash's /dev/tcp.
-redis_ping() {
-  local reply
-  { exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && printf '%s' "$reply"; } 2>/dev/null
-  exec 3>&- 2>/dev/null || true
 }
 
 # pip_venv NAME REQUIREMENT : prints the path of a venv (in the tools cache) with REQUIREMENT

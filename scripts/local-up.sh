@@ -74,7 +74,7 @@ setsid "$redis" --bind 127.0.0.1 --port "$redis_port" --dir "$LOCAL_STATE/redis"
   </dev/null >"$LOCAL_STATE/redis.log" 2>&1 &
 echo "$!" >"$LOCAL_STATE/redis.pid"
 deadline=$((SECONDS + 30))
-until [[ "$(redis_ping "$redis_port")" == +PONG* ]]; do
+until grep -q "Ready to accept connections" "$LOCAL_STATE/redis.log"; do
   ((SECONDS < deadline)) || die "Redis did not answer on 127.0.0.1:$redis_port within 30s: $(tail -n 5 "$LOCAL_STATE/redis.log")"
   sleep 0.2
 done
