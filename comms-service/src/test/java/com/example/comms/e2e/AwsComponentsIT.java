@@ -218,23 +218,27 @@ class AwsComponentsIT {
 			}
 		}
 
-		/** What scripts/deploy.sh creates, under the names it gives (read from it), through the emulator's APIs. */
+		/** What scripts/deploy.sh creates, under the names lib.sh gives it (read from there), through the emulator's APIs. */
 		private void createAsDeployDoes() throws IOException, InterruptedException {
-			String deploy = Files.readString(DaprStack.required("e2e.deployScript"));
+			String names = Files.readString(DaprStack.required("e2e.libScript"));
 			this.account = find(query("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
 					"<Account>([0-9]{12})</Account>");
-			this.table = shellValue(deploy, "EVENTS_TABLE");
-			this.bucket = shellValue(deploy, "RECEIPTS_BUCKET_PREFIX") + "-" + this.account + "-" + REGION;
+			this.table = shellValue(names, "EVENTS_TABLE");
+			this.bucket = shellValue(names, "RECEIPTS_BUCKET").replace("\"", "")
+				.replace("$ACCOUNT", this.account)
+				.replace("$AWS_REGION_OF_CLUSTER", REGION);
 			call("dynamodb", "DynamoDB_20120810.CreateTable", Map.of("TableName", this.table, "BillingMode",
 					"PAY_PER_REQUEST", "AttributeDefinitions", List.of(Map.of("AttributeName", "key", "AttributeType", "S")),
 					"KeySchema", List.of(Map.of("AttributeName", "key", "KeyType", "HASH"))));
-			for (String topic : shellArray(deploy, "EVENTS_TOPICS")) {
-				query("sns", "Action=CreateTopic&Version=2010-03-31&Name=" + encode(topic));
-			}
 			Map<String, List<String>> queues = new LinkedHashMap<>();
-			for (String entry : shellArray(deploy, "EVENTS_QUEUES")) {
+			for (String entry : shellArray(names, "EVENTS_QUEUES")) {
 				String[] queueAndTopics = entry.split(":", 2);
 				queues.put(queueAndTopics[0], List.of(queueAndTopics[1].split(" ")));
+			}
+			for (List<String> topics : queues.values()) {
+				for (String topic : topics) {
+					query("sns", "Action=CreateTopic&Version=2010-03-31&Name=" + encode(topic));
+				}
 			}
 			queues.put(OBSERVER_QUEUE, queues.get("greeter"));
 			for (Map.Entry<String, List<String>> queue : queues.entrySet()) {
@@ -451,14 +455,15 @@ class AwsComponentsIT {
 			return matcher.group(1);
 		}
 
-		/** NAME=value, a line of scripts/deploy.sh. */
+		/** NAME=value, a line of scripts/lib.sh. */
 		private static String shellValue(String script, String name) {
-			return find(script, "(?m)^" + name + "=(\\S+)$");
+			return find(script, "(?m)^\\s*" + name + "=(\\S+)$");
 		}
 
-		/** NAME=(word "two words" ...), a line of scripts/deploy.sh: its words, quoted ones whole. */
+		/** NAME=(word "two words" ...), a line of scripts/lib.sh: its words, quoted ones whole. */
 		private static List<String> shellArray(String script, String name) {
-			Matcher words = Pattern.compile("\"([^\"]*)\"|(\\S+)").matcher(find(script, "(?m)^" + name + "=\\((.*)\\)$"));
+			Matcher words = Pattern.compile("\"([^\"]*)\"|(\\S+)")
+				.matcher(find(script, "(?m)^\\s*" + name + "=\\((.*)\\)$"));
 			return words.results()
 				.map(word -> word.group(1) != null ? word.group(1) : word.group(2))
 				.collect(Collectors.toList());

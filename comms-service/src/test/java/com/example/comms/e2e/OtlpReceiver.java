@@ -210,6 +210,9 @@ final class OtlpReceiver implements AutoCloseable {
 						case HISTOGRAM -> metric.getHistogram().getDataPointsList().forEach(point -> result.add(
 								new ReceivedMetric(service, environment, metric.getName(), point.getCount(),
 										attributes(point.getAttributesList()))));
+						case EXPONENTIAL_HISTOGRAM -> metric.getExponentialHistogram().getDataPointsList().forEach(
+								point -> result.add(new ReceivedMetric(service, environment, metric.getName(),
+										point.getCount(), attributes(point.getAttributesList()))));
 						default -> {
 						}
 					}
